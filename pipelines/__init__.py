@@ -1,0 +1,1 @@
+"""Pipeline wiring, options, runner configurations and the ``neurokube`` command line."""

@@ -1,0 +1,53 @@
+"""NeuroKube: seizure labelling of clinical EEG at corpus scale on Apache Beam.
+
+The source folders ``pipelines/``, ``transforms/`` and ``models/`` are installed as
+``neurokube.pipelines``, ``neurokube.transforms`` and ``neurokube.models`` so that the
+project imports under one name on every Beam worker.
+"""
+from setuptools import setup
+
+# Exact pins: the set below installs together on Python 3.11 and is the one the tests,
+# the benchmarks and the shipped model were run with (tfx-bsl 1.21 needs TF 2.21 and
+# protobuf 6; apache-beam 2.77 has a Flink job-server jar on Maven Central).
+INSTALL_REQUIRES = [
+    "apache-beam[gcp]==2.77.0",
+    "tensorflow==2.21.0",
+    "keras==3.15.1",
+    "tfx-bsl==1.21.0",
+    "numpy==2.4.6",
+    "scipy==1.17.1",
+    "pyedflib==0.1.42",
+    "google-cloud-storage==3.17.1",
+    "timescoring==0.0.7",
+    "pyyaml==6.0.4",
+]
+TEST_REQUIRES = [
+    "pytest==9.2.0",
+    "gcp-storage-emulator==2026.7.19",
+]
+
+setup(
+    name="neurokube",
+    version="0.1.0",
+    description="Seizure labelling of clinical EEG (EDF/EDF+) at corpus scale on Apache Beam",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.12",
+    packages=[
+        "neurokube",
+        "neurokube.pipelines",
+        "neurokube.transforms",
+        "neurokube.models",
+    ],
+    package_dir={
+        "neurokube": "neurokube",
+        "neurokube.pipelines": "pipelines",
+        "neurokube.transforms": "transforms",
+        "neurokube.models": "models",
+    },
+    package_data={"neurokube.models": ["reference/*", "reference/**/*"]},
+    include_package_data=True,
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"test": TEST_REQUIRES},
+    entry_points={"console_scripts": ["neurokube = neurokube.pipelines.cli:main"]},
+)

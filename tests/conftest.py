@@ -1,0 +1,98 @@
+"""Shared fixtures: paths to ../shared data, EDF factories, a GCS emulator."""
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from neurokube.transforms.edf_io import write_edf
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+TUH_HEADERS = SHARED_DATA / "tuh_headers"
+NEDC_EXAMPLE = SHARED_DATA / "nedc_example"
+BONN = SHARED_DATA / "bonn"
+SHARED_TOOLS = REPO.parent / "shared" / "tools"
+
+ELECTRODES_19 = ("FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8",
+                 "T3", "T4", "T5", "T6", "FZ", "CZ", "PZ")
+
+
+def require_shared(path):
+    """Skip (with the reason) when a ../shared data folder is absent."""
+    if not pathlib.Path(path).exists():
+        pytest.skip(f"shared data not found at {path} (expected beside the repository)")
+    return pathlib.Path(path)
+
+
+@pytest.fixture
+def make_edf(tmp_path):
+    """Factory: write an EDF with TUH-style labels; returns (path, {electrode: µV signal})."""
+
+    def factory(name="rec.edf", fs_hz=250, duration_s=10.0, reference="REF", ears=True,
+                extra=("EEG EKG1-REF", "PHOTIC-REF", "IBI"), label_style="tuh",
+                seed=0, drop=(), folder=None):
+        rng = np.random.default_rng(seed)
+        electrodes = [e for e in ELECTRODES_19 + (("A1", "A2") if ears else ()) if e not in drop]
+        n = int(round(duration_s * fs_hz))
+        t = np.arange(n) / fs_hz
+        signals = {e: 40 * np.sin(2 * np.pi * (3 + i) * t) + rng.normal(0, 10, n)
+                   for i, e in enumerate(electrodes)}
+        if label_style == "tuh":
+            labels = [f"EEG {e}-{reference}" for e in electrodes]
+        elif label_style == "bare":
+            new_names = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
+            labels = [new_names.get(e, e).capitalize() for e in electrodes]
+        else:
+            raise ValueError(label_style)
+        data = [signals[e] for e in electrodes] + [rng.normal(0, 5, n) for _ in extra]
+        target = tmp_path / (folder or "") / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_edf(target, np.stack(data), labels + list(extra), fs_hz)
+        return target, signals
+
+    return factory
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    """A local GCS emulator (gcp-storage-emulator) for gs:// tests; yields a client factory."""
+    port = _free_port()
+    exe = pathlib.Path(sys.executable).with_name("gcp-storage-emulator")
+    proc = subprocess.Popen([str(exe), "start", "--host", "127.0.0.1", "--port", str(port),
+                             "--in-memory"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    host = f"http://127.0.0.1:{port}"
+    old = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = host
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("GCS emulator did not start within 30 s")
+
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    client = storage.Client(project="neurokube-test", credentials=AnonymousCredentials())
+    yield client
+    proc.terminate()
+    proc.wait(timeout=10)
+    if old is None:
+        os.environ.pop("STORAGE_EMULATOR_HOST", None)
+    else:
+        os.environ["STORAGE_EMULATOR_HOST"] = old

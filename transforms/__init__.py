@@ -1,0 +1,1 @@
+"""Stages of the data's way: pure science functions plus thin Beam composites."""
