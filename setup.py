@@ -37,6 +37,7 @@ setup(
         "neurokube",
         "neurokube.pipelines",
         "neurokube.transforms",
+        "neurokube.transforms.scoring",
         "neurokube.models",
     ],
     package_dir={
