@@ -22,7 +22,7 @@ def add_parser(subparsers):
         "featurize", help="EDF recordings -> TCP montage -> 26 LFCC features per channel",
         description="Compute the LFCC features of every recording; Beam flags may follow.")
     add_io_arguments(parser)
-    runner_configs.add_runner_config_argument(parser)
+    runner_configs.add_runner_config_argument(parser, default="direct")
     parser.set_defaults(run=run)
     return parser
 
