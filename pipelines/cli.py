@@ -18,6 +18,8 @@ import sys
 SUBCOMMANDS = {
     "demo-corpus": "neurokube.pipelines.demo_corpus",
     "featurize": "neurokube.pipelines.featurize_cli",
+    "label": "neurokube.pipelines.label_cli",
+    "train": "neurokube.pipelines.train_cli",
     "score": "neurokube.pipelines.score_cli",
 }
 

@@ -96,3 +96,22 @@ def gcs_emulator():
         os.environ.pop("STORAGE_EMULATOR_HOST", None)
     else:
         os.environ["STORAGE_EMULATOR_HOST"] = old
+
+
+@pytest.fixture(scope="session")
+def random_bundle(tmp_path_factory):
+    """A tiny, randomly initialised model bundle (seeded) for pipeline mechanics tests."""
+    import keras
+
+    from neurokube.models.architectures import build_p1, build_p2
+    from neurokube.models.bundle import ModelBundle
+    from neurokube.models.config import ModelConfig, P3Params
+    from neurokube.transforms.feature_spec import FeatureSpec
+
+    keras.utils.set_random_seed(7)
+    config = ModelConfig()
+    bundle = ModelBundle(build_p1(config), build_p2(config), FeatureSpec(), config,
+                         P3Params(threshold=0.5, min_channels=0, min_duration_s=1.0))
+    folder = tmp_path_factory.mktemp("bundle") / "random"
+    bundle.save(folder)
+    return folder

@@ -476,6 +476,27 @@ def format_hyp(annotation):
     return "\n".join(lines) + "\n"
 
 
+def format_hyp_posteriors(annotation, posteriors, epoch_s=HYP_EPOCH_S):
+    """Per-epoch hypothesis stream from a detector's per-epoch seizure posteriors.
+
+    Each ``epoch_s`` epoch is labelled as :func:`format_hyp` labels it (``seiz`` when the
+    annotation's seizure events cover at least half of it); its confidence is the
+    posterior of that label, p for ``seiz`` and 1 − p for ``bckg``. Epochs beyond the
+    posteriors (a partial last second) take the last posterior.
+    """
+    lines = format_hyp(annotation).splitlines()
+    header = [line for line in lines if line.startswith("#") or line.startswith("start_time")]
+    rows = [line for line in lines if line not in header]
+    posteriors = list(posteriors)
+    out = list(header)
+    for k, row in enumerate(rows):
+        start, stop, label, _ = row.split(",")
+        p = float(posteriors[min(k, len(posteriors) - 1)]) if posteriors else 0.0
+        confidence = p if label == SEIZ else 1.0 - p
+        out.append(f"{start},{stop},{label},{confidence:.4f}")
+    return "\n".join(out) + "\n"
+
+
 def format_events_tsv(annotation):
     """BIDS / SzCORE ``events.tsv`` text: one ``sz`` row per seizure event.
 

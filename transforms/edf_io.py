@@ -76,8 +76,71 @@ def local_copy(path):
         os.unlink(tmp)
 
 
+class EdfSource:
+    """An open EDF/EDF+ file restricted to its montage electrodes; reads time ranges.
+
+    Use through :func:`open_recording`. Attributes mirror :class:`Recording` (without
+    the samples); :meth:`read` returns the samples of ``[start_s, stop_s)``.
+    """
+
+    def __init__(self, reader, path, spec):
+        self._reader, self.path = reader, path
+        self.all_labels = tuple(reader.getSignalLabels())
+        rates = reader.getSampleFrequencies()
+        self._counts = reader.getNSamples()
+        self._chosen = [i for i, raw in enumerate(self.all_labels)
+                        if is_montage_electrode(normalise_label(raw, spec), spec)]
+        self.labels = tuple(self.all_labels[i] for i in self._chosen)
+        self.fs_hz = tuple(float(rates[i]) for i in self._chosen)
+        self.duration_s = float(reader.getFileDuration())
+        for i in self._chosen:
+            if self._counts[i] <= 0:
+                raise RecordingError(f"channel {self.all_labels[i]!r} holds no samples")
+
+    def read(self, start_s=0.0, stop_s=None):
+        """float64 µV of each montage channel over ``[start_s, stop_s)`` (s, clipped)."""
+        signals = []
+        for i, fs in zip(self._chosen, self.fs_hz):
+            first = max(0, int(round(start_s * fs)))
+            last = self._counts[i] if stop_s is None else min(self._counts[i],
+                                                              int(round(stop_s * fs)))
+            n = max(0, last - first)
+            x = self._reader.readSignal(i, first, n, digital=False) if n else np.zeros(0)
+            if len(x) != n:
+                raise RecordingError(f"channel {self.all_labels[i]!r}: read {len(x)} of {n} "
+                                     f"samples from {first} (truncated file?)")
+            if not np.all(np.isfinite(x)):
+                raise RecordingError(f"channel {self.all_labels[i]!r} holds non-finite samples")
+            signals.append(x)
+        return signals
+
+
+@contextlib.contextmanager
+def open_recording(path, spec):
+    """Open an EDF/EDF+ file (local or staged remote copy) as an :class:`EdfSource`.
+
+    Raises
+    ------
+    RecordingError
+        The file is not a readable EDF/EDF+ (corrupt, truncated, other format).
+    FileNotFoundError
+        The file or object does not exist.
+    """
+    with local_copy(path) as local:
+        if not os.path.exists(local):
+            raise FileNotFoundError(f"no such file: {path}")
+        try:
+            reader = pyedflib.EdfReader(local)
+        except OSError as exc:
+            raise RecordingError(f"not a readable EDF/EDF+ file: {exc}") from exc
+        try:
+            yield EdfSource(reader, str(path), spec)
+        finally:
+            reader.close()
+
+
 def read_recording(path, spec):
-    """Read the montage electrodes of an EDF/EDF+ file in physical µV.
+    """Read the montage electrodes of a whole EDF/EDF+ file in physical µV.
 
     Parameters
     ----------
@@ -89,47 +152,11 @@ def read_recording(path, spec):
     Returns
     -------
     Recording
-
-    Raises
-    ------
-    RecordingError
-        The file is not a readable EDF/EDF+ (corrupt, truncated, other format).
-    OSError
-        The file or object cannot be opened.
     """
-    with local_copy(path) as local:
-        if not os.path.exists(local):
-            raise FileNotFoundError(f"no such file: {path}")
-        try:
-            reader = pyedflib.EdfReader(local)
-        except OSError as exc:
-            raise RecordingError(f"not a readable EDF/EDF+ file: {exc}") from exc
-        try:
-            return _read_open_file(reader, str(path), spec)
-        finally:
-            reader.close()
-
-
-def _read_open_file(reader, path, spec):
-    all_labels = tuple(reader.getSignalLabels())
-    rates = reader.getSampleFrequencies()
-    counts = reader.getNSamples()
-    chosen = [i for i, raw in enumerate(all_labels)
-              if is_montage_electrode(normalise_label(raw, spec), spec)]
-    signals = []
-    for i in chosen:
-        if counts[i] <= 0:
-            raise RecordingError(f"channel {all_labels[i]!r} holds no samples")
-        x = reader.readSignal(i, digital=False)
-        if len(x) != counts[i]:
-            raise RecordingError(
-                f"channel {all_labels[i]!r}: read {len(x)} of {counts[i]} samples (truncated file?)")
-        if not np.all(np.isfinite(x)):
-            raise RecordingError(f"channel {all_labels[i]!r} holds non-finite samples")
-        signals.append(x)
-    return Recording(path=path, labels=tuple(all_labels[i] for i in chosen),
-                     fs_hz=tuple(float(rates[i]) for i in chosen), signals_uv=signals,
-                     all_labels=all_labels, duration_s=float(reader.getFileDuration()))
+    with open_recording(path, spec) as src:
+        return Recording(path=src.path, labels=src.labels, fs_hz=src.fs_hz,
+                         signals_uv=src.read(), all_labels=src.all_labels,
+                         duration_s=src.duration_s)
 
 
 def write_edf(path, signals_uv, labels, fs_hz, record_s=1.0):

@@ -74,7 +74,11 @@ class WriteFeatureFiles(beam.PTransform):
 
 
 def _write_dead_letters(letters, path):
-    lines = [letter.to_json() for letter in sorted(letters, key=lambda d: (d.path, d.stage))]
+    # A recording cut into chunks may fail in several of them: keep one record per path.
+    unique = {}
+    for letter in sorted(letters, key=lambda d: (d.path, d.stage, d.reason)):
+        unique.setdefault(letter.path, letter)
+    lines = [letter.to_json() for letter in unique.values()]
     atomic_write_text(path, "".join(line + "\n" for line in lines))
     yield path
 
@@ -83,7 +87,8 @@ class WriteDeadLetters(beam.PTransform):
     """All :class:`DeadLetter` records -> ``output_dir/dead_letters.jsonl`` (sorted by path).
 
     The file is always written, empty when every recording succeeded, so a re-run
-    replaces the previous run's list.
+    replaces the previous run's list. One record per path: a recording processed in
+    chunks that failed in several of them still appears once.
 
     Example Usage::
 
@@ -108,21 +113,27 @@ def _write_summary(counts, path, extra):
 
 
 class WriteRunSummary(beam.PTransform):
-    """Counts of results and dead letters -> ``output_dir/<name>`` (JSON).
+    """Counts (and sums) of PCollections -> a JSON summary file.
 
-    Takes a dict ``{"results": PCollection, "dead_letters": PCollection}``; ``extra`` is
-    a JSON-able dict merged into the summary (inputs, options, versions...).
+    Takes a dict ``{name: PCollection}``: each is counted under ``name``. ``sums`` maps
+    further names to PCollections of numbers that are added up. ``extra`` is a JSON-able
+    dict merged into the summary (inputs, options, versions...).
     """
 
-    def __init__(self, path, extra):
+    def __init__(self, path, extra, sums=None):
         super().__init__()
         self._path, self._extra = str(path), dict(extra)
+        self._sums = dict(sums or {})
 
     def expand(self, named):
         counts = [
             (pcoll | f"Count{name.title()}" >> beam.combiners.Count.Globally()
              | f"Key{name.title()}" >> beam.Map(lambda n, k=name: (k, n)))
             for name, pcoll in sorted(named.items())]
+        counts += [
+            (pcoll | f"Sum{name.title()}" >> beam.CombineGlobally(sum)
+             | f"KeySum{name.title()}" >> beam.Map(lambda n, k=name: (k, n)))
+            for name, pcoll in sorted(self._sums.items())]
         return (counts | "FlattenCounts" >> beam.Flatten()
                 | "CollectCounts" >> beam.combiners.ToDict()
                 | "WriteSummary" >> beam.FlatMap(_write_summary, self._path, self._extra))

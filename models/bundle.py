@@ -1,0 +1,144 @@
+"""The model bundle: a folder holding everything that defines a model version.
+
+Layout::
+
+    p1.keras, p2.keras      Keras 3 models (P1 channel LSTM, P2 CNN+LSTM)
+    bundle.json             feature spec, model config, P3 parameters, training record
+                            (data, splits, seeds, dev metrics, library versions)
+    MODEL_CARD.md           the same, for people
+    VERSION                 content hash of the weights and bundle.json's model part
+
+The version is a SHA-256 over the canonical JSON of the feature spec, model config and
+P3 parameters plus every weight array's bytes: two bundles with the same version give
+the same outputs. (The ``.keras`` zip itself carries a save date, so it is not hashed.)
+
+Example::
+
+    bundle = ModelBundle.load("models/reference")
+    bundle.version, bundle.detector()
+"""
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import platform
+
+import numpy as np
+
+from neurokube.models.config import ModelConfig, P3Params
+from neurokube.transforms.feature_spec import FeatureSpec
+
+REFERENCE_BUNDLE = pathlib.Path(__file__).resolve().parent / "reference"
+_FILES = ("p1.keras", "p2.keras", "bundle.json")
+
+
+def library_versions():
+    """Versions of the libraries a model's numbers depend on."""
+    import apache_beam
+    import keras
+    import scipy
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "scipy": scipy.__version__, "keras": keras.__version__,
+                "keras_backend": keras.backend.backend(), "apache_beam": apache_beam.__version__}
+    try:
+        import tensorflow
+        versions["tensorflow"] = tensorflow.__version__
+    except ImportError:
+        pass
+    return versions
+
+
+def weights_digest(models):
+    """SHA-256 over every weight array (dtype, shape, bytes) of the models, in order."""
+    digest = hashlib.sha256()
+    for model in models:
+        for w in model.get_weights():
+            w = np.ascontiguousarray(w)
+            digest.update(f"{w.dtype.str}{w.shape}".encode())
+            digest.update(w.tobytes())
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass
+class ModelBundle:
+    """P1 and P2 Keras models with every parameter needed to reproduce their outputs."""
+
+    p1: object
+    p2: object
+    feature_spec: FeatureSpec
+    config: ModelConfig
+    p3: P3Params
+    training: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def version(self):
+        spec = {"feature_spec": self.feature_spec.to_dict(), "config": self.config.to_dict(),
+                "p3": self.p3.to_dict()}
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
+        digest.update(weights_digest([self.p1, self.p2]).encode())
+        return digest.hexdigest()[:16]
+
+    def detector(self, **kwargs):
+        from neurokube.models.detector import Detector
+        return Detector(self.p1, self.p2, self.config, self.p3, **kwargs)
+
+    def to_json(self):
+        return json.dumps({"version": self.version, "feature_spec": self.feature_spec.to_dict(),
+                           "model_config": self.config.to_dict(), "p3": self.p3.to_dict(),
+                           "training": self.training}, indent=1, sort_keys=True) + "\n"
+
+    def save(self, folder):
+        """Write the bundle to ``folder`` (created; files replaced atomically)."""
+        folder = pathlib.Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, model in (("p1.keras", self.p1), ("p2.keras", self.p2)):
+            tmp = folder / f".tmp-{name}"
+            model.save(tmp)
+            os.replace(tmp, folder / name)
+        _replace_text(folder / "bundle.json", self.to_json())
+        _replace_text(folder / "MODEL_CARD.md", model_card(self))
+        _replace_text(folder / "VERSION", self.version + "\n")
+        return folder
+
+    @classmethod
+    def load(cls, folder):
+        """Load a bundle; raises ``ValueError`` if its files or version do not match."""
+        import keras
+        folder = pathlib.Path(folder)
+        missing = [f for f in _FILES if not (folder / f).exists()]
+        if missing:
+            raise ValueError(f"{folder} is not a model bundle: missing {', '.join(missing)}")
+        meta = json.loads((folder / "bundle.json").read_text())
+        bundle = cls(p1=keras.saving.load_model(folder / "p1.keras", compile=False),
+                     p2=keras.saving.load_model(folder / "p2.keras", compile=False),
+                     feature_spec=FeatureSpec.from_dict(meta["feature_spec"]),
+                     config=ModelConfig.from_dict(meta["model_config"]),
+                     p3=P3Params.from_dict(meta["p3"]), training=meta.get("training", {}))
+        if bundle.version != meta["version"]:
+            raise ValueError(f"{folder}: content hash {bundle.version} does not match the "
+                             f"recorded version {meta['version']} (files altered?)")
+        return bundle
+
+
+def _replace_text(path, text):
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def model_card(bundle):
+    """A human-readable model card from the bundle's training record."""
+    t = bundle.training
+    lines = [f"# NeuroKube seizure detector, version {bundle.version}", ""]
+    lines += [t.get("summary", "No training record."), ""]
+    for title, key in (("Training data", "data"), ("Not trained on", "not_trained_on"),
+                       ("Splits", "splits"), ("Dev-set results", "dev_metrics"),
+                       ("Seeds", "seeds"), ("Library versions", "library_versions")):
+        if key in t:
+            lines += [f"## {title}", "", "```", json.dumps(t[key], indent=1, sort_keys=True),
+                      "```", ""]
+    lines += ["## Parameters", "", "```", json.dumps(
+        {"model_config": bundle.config.to_dict(), "p3": bundle.p3.to_dict(),
+         "feature_spec": bundle.feature_spec.to_dict()}, indent=1, sort_keys=True), "```", ""]
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""The detector on one recording or chunk: P1 -> hypothesis features -> P2 (Keras), then P3.
+
+Pure Python/NumPy + Keras, no Beam: the RunInference model handler, the training code
+and the tests all call it.
+
+Example::
+
+    det = Detector(p1_model, p2_model, ModelConfig(), P3Params())
+    out = det.posteriors(chunk)          # ChunkPosteriors for chunk.own steps
+"""
+import dataclasses
+
+import numpy as np
+
+from neurokube.models.inputs import (
+    hypothesis_features, p1_window_batches, p2_maps, p2_window_batches, step_summaries,
+    to_steps)
+
+
+@dataclasses.dataclass
+class ModelInput:
+    """Normalised features of one recording or one chunk of it, with context.
+
+    Attributes
+    ----------
+    path : str
+        The recording.
+    features : np.ndarray
+        float32 (22, T, 26), zero-filled absent channels, divided by the recording's
+        max-abs scale; frame 0 is recording step ``offset_step``.
+    mask : np.ndarray
+        bool (22,).
+    offset_step, lo_step, hi_step : int
+        Recording step of the array's first step, and the steps [lo, hi) this chunk
+        answers for (the rest is context).
+    chunk, n_chunks : int
+        Chunk index and count for the recording.
+    duration_s : float
+        Recording duration, s.
+    montage : str
+    """
+
+    path: str
+    features: np.ndarray
+    mask: np.ndarray
+    offset_step: int
+    lo_step: int
+    hi_step: int
+    chunk: int
+    n_chunks: int
+    duration_s: float
+    montage: str
+
+
+@dataclasses.dataclass
+class ChunkPosteriors:
+    """P1 and P2 posteriors of the steps [lo_step, hi_step) of a recording."""
+
+    path: str
+    chunk: int
+    n_chunks: int
+    lo_step: int
+    hi_step: int
+    p1: np.ndarray
+    p2: np.ndarray
+    mask: np.ndarray
+    duration_s: float
+    montage: str
+
+
+class Detector:
+    """P1, P2 and P3 of one model bundle, applied to :class:`ModelInput` chunks.
+
+    Parameters
+    ----------
+    p1, p2 : keras.Model
+    config : ModelConfig
+    p3 : P3Params
+    p1_batch_windows, p2_batch_windows : int
+        Windows per model call (memory vs. per-call overhead).
+    """
+
+    def __init__(self, p1, p2, config, p3, p1_batch_windows=8192, p2_batch_windows=1024):
+        self.p1, self.p2, self.config, self.p3 = p1, p2, config, p3
+        self.p1_batch_windows = int(p1_batch_windows)
+        self.p2_batch_windows = int(p2_batch_windows)
+
+    def p1_posteriors(self, steps, mask):
+        """(22, S) P(seizure) of every present channel and step; absent channels are 0."""
+        out = np.zeros(steps.shape[:2], dtype=np.float32)
+        channels = np.flatnonzero(mask)
+        for c, s, windows in p1_window_batches(steps, channels, self.config,
+                                               self.p1_batch_windows):
+            out[c, s] = _predict(self.p1, windows)
+        return out
+
+    def p2_inputs(self, summaries, p1, mask):
+        """(S, 22, 2F + 4 + 1) maps: step summaries, hypothesis features and the mask."""
+        maps = p2_maps(summaries, hypothesis_features(p1, self.config), mask)
+        column = np.broadcast_to(np.asarray(mask, np.float32)[None, :, None],
+                                 maps.shape[:2] + (1,))
+        return np.concatenate([maps, column], axis=-1)
+
+    def p2_posteriors(self, maps, lo=0, hi=None):
+        """(hi - lo,) P(seizure) of P2 for steps lo..hi of ``maps``."""
+        hi = maps.shape[0] if hi is None else hi
+        out = np.zeros(max(0, hi - lo), dtype=np.float32)
+        for s, windows in p2_window_batches(maps, self.config, self.p2_batch_windows, lo, hi):
+            out[s - lo] = _predict(self.p2, windows)
+        return out
+
+    def posteriors(self, chunk):
+        """P1 and P2 posteriors of the steps a :class:`ModelInput` answers for."""
+        steps = to_steps(chunk.features, self.config)
+        p1 = self.p1_posteriors(steps, chunk.mask)
+        maps = self.p2_inputs(step_summaries(chunk.features, self.config), p1, chunk.mask)
+        lo, hi = chunk.lo_step - chunk.offset_step, chunk.hi_step - chunk.offset_step
+        if lo < 0 or hi > steps.shape[1]:
+            raise ValueError(f"{chunk.path}: chunk steps [{chunk.lo_step}, {chunk.hi_step}) "
+                             f"exceed its features ({steps.shape[1]} steps from "
+                             f"{chunk.offset_step})")
+        return ChunkPosteriors(path=chunk.path, chunk=chunk.chunk, n_chunks=chunk.n_chunks,
+                               lo_step=chunk.lo_step, hi_step=chunk.hi_step,
+                               p1=p1[:, lo:hi].copy(), p2=self.p2_posteriors(maps, lo, hi),
+                               mask=np.asarray(chunk.mask, bool), duration_s=chunk.duration_s,
+                               montage=chunk.montage)
+
+
+def _predict(model, windows):
+    """P(seizure) column of a softmax model on one batch, float32."""
+    return np.asarray(model.predict_on_batch(windows.astype(np.float32, copy=False)))[:, 1]

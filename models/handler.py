@@ -1,0 +1,92 @@
+"""The RunInference model handler: the whole detector (P1, P2) of one model bundle.
+
+The bundle is loaded once per process (RunInference keeps it in a ``shared.Shared``
+handle, or in one process for all workers with ``large_model``). Each element is a
+recording or a long chunk (:class:`~neurokube.models.detector.ModelInput`), never a
+window: the handler cuts windows itself and sends ``p1_batch_windows`` of them to P1 per
+call. A failure on one element does not fail the others of its batch: it comes back as
+an :class:`InferenceFailure`, which the pipeline turns into a dead letter.
+
+Example Usage::
+
+    handler = DetectorModelHandler("models/reference", max_batch_size=4)
+    results = chunks | RunInference(handler)
+"""
+import dataclasses
+import logging
+import os
+
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+
+from neurokube.transforms.dead_letters import METRICS_NAMESPACE
+
+_LOG = logging.getLogger(__name__)
+DEVICES = ("CPU", "GPU")
+
+
+@dataclasses.dataclass
+class InferenceFailure:
+    """Why inference failed on one element (its path and the exception's text)."""
+
+    path: str
+    reason: str
+
+
+class DetectorModelHandler(ModelHandler):
+    """Runs a :class:`~neurokube.models.bundle.ModelBundle`'s detector on model inputs.
+
+    Parameters
+    ----------
+    bundle_dir : str
+        Folder of the model bundle (local path).
+    p1_batch_windows, p2_batch_windows : int
+        Windows per P1 / P2 model call.
+    min_batch_size, max_batch_size : int
+        Elements (recordings or chunks) per ``run_inference`` call.
+    large_model : bool
+        Share one loaded bundle across the worker processes of a machine.
+    model_copies : int, optional
+        Exact number of bundle copies per machine (e.g. one per GPU).
+    device : {'CPU', 'GPU'}
+        'CPU' hides GPUs from TensorFlow; 'GPU' lets it use them (memory growth on).
+    """
+
+    def __init__(self, bundle_dir, p1_batch_windows=8192, p2_batch_windows=1024,
+                 min_batch_size=1, max_batch_size=4, large_model=False, model_copies=None,
+                 device="CPU"):
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+        if p1_batch_windows < 1 or p2_batch_windows < 1:
+            raise ValueError("batch sizes must be positive")
+        super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size,
+                         large_model=large_model, model_copies=model_copies)
+        self._bundle_dir = str(bundle_dir)
+        self._p1_batch, self._p2_batch = int(p1_batch_windows), int(p2_batch_windows)
+        self._device = device
+
+    def load_model(self):
+        if self._device == "CPU":
+            os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+        else:
+            os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+        from neurokube.models.bundle import ModelBundle
+        bundle = ModelBundle.load(self._bundle_dir)
+        _LOG.info("loaded model bundle %s from %s", bundle.version, self._bundle_dir)
+        return bundle.detector(p1_batch_windows=self._p1_batch,
+                               p2_batch_windows=self._p2_batch)
+
+    def run_inference(self, batch, model, inference_args=None):
+        results = []
+        for element in batch:
+            try:
+                inference = model.posteriors(element)
+            except Exception as exc:  # noqa: BLE001 - one bad element must not sink the batch
+                inference = InferenceFailure(element.path, f"{type(exc).__name__}: {exc}")
+            results.append(PredictionResult(example=element, inference=inference))
+        return results
+
+    def get_num_bytes(self, batch):
+        return sum(int(element.features.nbytes) for element in batch)
+
+    def get_metrics_namespace(self):
+        return METRICS_NAMESPACE

@@ -1,0 +1,77 @@
+"""P3: fuse P1 and P2 posteriors and turn them into seizure events (pure NumPy).
+
+Example::
+
+    fused = fuse(p1, p2, mask, params)                       # (S,)
+    events = detect_events(fused, p1, mask, params, step_s)  # [(start_s, stop_s, conf)]
+"""
+import numpy as np
+
+
+def top_k_mean(p1, mask, k):
+    """Mean of the k highest P1 channel posteriors per step (present channels only)."""
+    present = np.asarray(p1, np.float64)[np.asarray(mask, bool)]
+    if present.shape[0] == 0:
+        return np.zeros(p1.shape[1])
+    k = min(k, present.shape[0])
+    return np.sort(present, axis=0)[-k:].mean(axis=0)
+
+
+def fuse(p1, p2, mask, params):
+    """p(t) = w · p_P2(t) + (1 − w) · mean of the top-k P1 channel posteriors."""
+    return params.p2_weight * np.asarray(p2, np.float64) + (1.0 - params.p2_weight) * top_k_mean(
+        p1, mask, params.top_k)
+
+
+def _runs(flags):
+    """(start, stop) index pairs of the runs of True in a boolean vector (stop exclusive)."""
+    padded = np.concatenate([[False], flags, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return edges.reshape(-1, 2)
+
+
+def detect_events(fused, p1, mask, params, step_s, duration_s=None):
+    """Seizure events from the fused posterior, with the P3 heuristics.
+
+    Parameters
+    ----------
+    fused : np.ndarray
+        (S,) fused posterior per step.
+    p1 : np.ndarray
+        (C, S) P1 posteriors (for the "channels observed" rule).
+    mask : np.ndarray
+        (C,) present channels.
+    params : P3Params
+    step_s : float
+        Step length, s.
+    duration_s : float, optional
+        Recording duration; events are clipped to it.
+
+    Returns
+    -------
+    list of (start_s, stop_s, confidence)
+        Sorted, non-overlapping; confidence = mean fused posterior over the event.
+    """
+    fused = np.asarray(fused, np.float64)
+    runs = _runs(fused > params.threshold)
+    merged = []
+    gap_steps = params.merge_gap_s / step_s
+    for start, stop in runs:
+        if merged and start - merged[-1][1] <= gap_steps + 1e-9:
+            merged[-1][1] = stop
+        else:
+            merged.append([start, stop])
+    above = (np.asarray(p1) > params.threshold) & np.asarray(mask, bool)[:, None]
+    events = []
+    for start, stop in merged:
+        if (stop - start) * step_s < params.min_duration_s - 1e-9:
+            continue
+        if above[:, start:stop].any(axis=1).sum() < params.min_channels:
+            continue
+        start_s, stop_s = start * step_s, stop * step_s
+        if duration_s is not None:
+            stop_s = min(stop_s, duration_s)
+            if stop_s <= start_s:
+                continue
+        events.append((float(start_s), float(stop_s), float(fused[start:stop].mean())))
+    return events

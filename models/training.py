@@ -1,0 +1,268 @@
+"""Deterministic training of P1 and P2 and tuning of P3 from recording examples.
+
+Examples come from the TFRecord shards written by ``neurokube train``'s Beam job and are
+read back with tfx-bsl's TFXIO, sorted by path, so the data order never depends on how
+the shards were written. With the same examples, seed and library versions, training
+gives byte-identical weights: every RNG is seeded, TensorFlow runs deterministic ops on
+one thread, and all arrays are float32.
+
+Example::
+
+    train = read_examples("work/examples/train-*.tfrecord")
+    bundle, report = train_bundle(train, dev, FeatureSpec(), ModelConfig(), TrainConfig())
+"""
+import dataclasses
+import itertools
+import logging
+
+import numpy as np
+
+from neurokube.models.config import ModelConfig, P3Params
+from neurokube.models.inputs import window_index
+from neurokube.models.postprocess import detect_events, fuse
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class RecordingExample:
+    """One training recording (see ``transforms/training_examples.py``)."""
+
+    path: str
+    steps: np.ndarray           # float32 (C, S, V), normalised
+    summaries: np.ndarray       # float32 (C, S, 2F)
+    mask: np.ndarray            # bool (C,)
+    term_labels: np.ndarray     # int (S,)
+    channel_labels: np.ndarray  # int (C, S)
+    seizures: list              # [(start_s, stop_s)] term seizure events
+    duration_s: float
+
+    @property
+    def is_multichannel(self):
+        return self.steps.shape[0] > 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Every training CHOICE (recorded in the model card)."""
+
+    seed: int = 20261127
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    p1_epochs: int = 10
+    p2_epochs: int = 12
+    p1_background_per_seizure: float = 3.0
+    p2_background_per_seizure: float = 2.0
+    max_p1_windows: int = 150_000
+    max_p2_windows: int = 40_000
+    fa_penalty_pct_per_fa24h: float = 1.0
+    p3_thresholds: tuple = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    p3_p2_weights: tuple = (0.0, 0.25, 0.5, 0.75, 1.0)
+    p3_merge_gaps_s: tuple = (1.0, 2.0, 5.0)
+    p3_min_durations_s: tuple = (2.0, 3.0, 5.0, 8.0)
+    p3_min_channels: tuple = (1, 2, 3)
+    p3_top_k: tuple = (3,)
+
+    def to_dict(self):
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in dataclasses.fields(self)}
+
+
+def read_examples(file_pattern):
+    """Recording examples from TFRecord shards (tfx-bsl TFXIO), sorted by path."""
+    from tfx_bsl.public import tfxio
+    source = tfxio.TFExampleRecord(file_pattern=file_pattern)
+    examples = []
+    for batch in source.RecordBatches(tfxio.RecordBatchesOptions(
+            batch_size=16, shuffle=False, num_epochs=1)):
+        columns = {name: batch.column(i).to_pylist() for i, name in
+                   enumerate(batch.schema.names)}
+        for row in range(batch.num_rows):
+            examples.append(_decode_row({k: v[row] for k, v in columns.items()}))
+    examples.sort(key=lambda e: e.path)
+    return examples
+
+
+def _decode_row(row):
+    shape = tuple(row["shape"])
+    n_channels, n_steps = shape[0], shape[1]
+    summaries = np.frombuffer(row["summaries"][0], np.float32).reshape(
+        n_channels, n_steps, row["summary_values"][0])
+    seizures = np.asarray(row["seizures_s"] or [], np.float64).reshape(-1, 2)
+    return RecordingExample(
+        path=row["path"][0].decode(),
+        steps=np.frombuffer(row["steps"][0], np.float32).reshape(shape),
+        summaries=summaries, mask=np.asarray(row["mask"], bool),
+        term_labels=np.asarray(row["term_labels"] or [], np.int64),
+        channel_labels=np.frombuffer(row["channel_labels"][0], np.int8).reshape(
+            n_channels, n_steps).astype(np.int64),
+        seizures=[tuple(s) for s in seizures], duration_s=float(row["duration_s"][0]))
+
+
+def configure_determinism(seed):
+    """Seed every RNG and make TensorFlow deterministic and single-threaded."""
+    import keras
+    import tensorflow as tf
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # already initialised in this process: threads are fixed
+        pass
+
+
+def _sample(positive, negative, ratio, cap, rng):
+    """All positives (up to cap/(1+ratio)) and ``ratio`` times as many negatives."""
+    n_pos = min(len(positive), int(cap / (1.0 + ratio)))
+    positive = positive[np.sort(rng.permutation(len(positive))[:n_pos])] if n_pos else positive[:0]
+    n_neg = min(len(negative), max(int(round(ratio * max(n_pos, 1))), 1))
+    negative = negative[np.sort(rng.permutation(len(negative))[:n_neg])]
+    return positive, negative
+
+
+def p1_training_set(examples, config, train_cfg, rng):
+    """P1 windows (N, W, V) and labels (N,) from every present channel of every example."""
+    index = []  # (example, channel, step, label)
+    for e_id, ex in enumerate(examples):
+        for c in np.flatnonzero(ex.mask):
+            labels = ex.channel_labels[c]
+            index.append(np.column_stack([np.full(len(labels), e_id), np.full(len(labels), c),
+                                          np.arange(len(labels)), labels]))
+    index = np.concatenate(index)
+    pos, neg = _sample(index[index[:, 3] == 1], index[index[:, 3] == 0],
+                       train_cfg.p1_background_per_seizure, train_cfg.max_p1_windows, rng)
+    chosen = np.concatenate([pos, neg])
+    windows = np.empty((len(chosen), config.window_steps, config.step_values), np.float32)
+    for e_id in np.unique(chosen[:, 0]):
+        rows = np.flatnonzero(chosen[:, 0] == e_id)
+        ex = examples[e_id]
+        idx = window_index(ex.steps.shape[1], config)[chosen[rows, 2]]
+        windows[rows] = ex.steps[chosen[rows, 1][:, None], idx]
+    return windows, chosen[:, 3].astype(np.int64)
+
+
+def p2_training_set(examples, detector, train_cfg, rng):
+    """P2 windows (N, W, C, M) and term labels (N,) using P1's posteriors as features."""
+    maps_of, index = [], []
+    for ex in examples:
+        p1 = detector.p1_posteriors(ex.steps, ex.mask)
+        maps_of.append(detector.p2_inputs(ex.summaries, p1, ex.mask))
+        n = len(ex.term_labels)
+        index.append(np.column_stack([np.full(n, len(maps_of) - 1), np.arange(n),
+                                      ex.term_labels[:n]]))
+    index = np.concatenate(index)
+    pos, neg = _sample(index[index[:, 2] == 1], index[index[:, 2] == 0],
+                       train_cfg.p2_background_per_seizure, train_cfg.max_p2_windows, rng)
+    chosen = np.concatenate([pos, neg])
+    config = detector.config
+    sample = maps_of[0]
+    windows = np.empty((len(chosen), config.window_steps) + sample.shape[1:], np.float32)
+    for m_id in np.unique(chosen[:, 0]):
+        rows = np.flatnonzero(chosen[:, 0] == m_id)
+        maps = maps_of[m_id]
+        windows[rows] = maps[window_index(maps.shape[0], config)[chosen[rows, 1]]]
+    return windows, chosen[:, 2].astype(np.int64)
+
+
+def fit(model, windows, labels, train_cfg, epochs):
+    """Adam with class-balanced weights; deterministic given the seed. Returns history."""
+    import keras
+    model.compile(optimizer=keras.optimizers.Adam(train_cfg.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    counts = np.bincount(labels, minlength=2).astype(np.float64)
+    weights = {k: float(len(labels) / (2.0 * max(counts[k], 1.0))) for k in (0, 1)}
+    history = model.fit(windows, labels, batch_size=train_cfg.batch_size, epochs=epochs,
+                        shuffle=True, class_weight=weights, verbose=0)
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def recording_posteriors(examples, detector):
+    """(p1 (C, S), p2 (S,)) of every multichannel example."""
+    out = []
+    for ex in examples:
+        p1 = detector.p1_posteriors(ex.steps, ex.mask)
+        p2 = detector.p2_posteriors(detector.p2_inputs(ex.summaries, p1, ex.mask))
+        out.append((p1, p2))
+    return out
+
+
+def score_detections(examples, posteriors, p3, step_s, scorers=("overlap", "taes")):
+    """NEDC scores of the detector with P3 parameters ``p3`` on annotated examples."""
+    from neurokube.transforms.annotations import Annotation, Event
+    from neurokube.transforms.scoring import score_pairs
+    pairs = []
+    for ex, (p1, p2) in zip(examples, posteriors):
+        fused = fuse(p1, p2, ex.mask, p3)
+        events = detect_events(fused, p1, ex.mask, p3, step_s, ex.duration_s)
+        name = ex.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        ref = Annotation(name, ex.duration_s, [Event(s, e, "seiz") for s, e in ex.seizures])
+        hyp = Annotation(name, ex.duration_s, [Event(s, e, "seiz", c) for s, e, c in events])
+        pairs.append((ref, hyp))
+    return score_pairs(pairs, scorers=scorers)
+
+
+def tune_p3(examples, posteriors, step_s, train_cfg):
+    """Grid search of the P3 parameters on the dev set by NEDC OVERLAP.
+
+    Objective (CHOICE): sensitivity (%) − ``fa_penalty_pct_per_fa24h`` × FA/24h; ties go
+    to fewer false alarms, then to the earlier grid point.
+    """
+    best, best_key, table = None, None, []
+    grid = itertools.product(train_cfg.p3_thresholds, train_cfg.p3_p2_weights,
+                             train_cfg.p3_merge_gaps_s, train_cfg.p3_min_durations_s,
+                             train_cfg.p3_min_channels, train_cfg.p3_top_k)
+    for threshold, weight, gap, min_dur, min_ch, top_k in grid:
+        params = P3Params(p2_weight=weight, top_k=top_k, threshold=threshold,
+                          merge_gap_s=gap, min_duration_s=min_dur, min_channels=min_ch)
+        overlap = score_detections(examples, posteriors, params, step_s,
+                                   scorers=("overlap",))["overlap"]
+        objective = overlap["sensitivity_pct"] - (
+            train_cfg.fa_penalty_pct_per_fa24h * overlap["fa_per_24h"])
+        key = (round(objective, 9), -overlap["fa_per_24h"])
+        table.append((params.to_dict(), overlap["sensitivity_pct"], overlap["fa_per_24h"]))
+        if best_key is None or key > best_key:
+            best, best_key = params, key
+    return best, table
+
+
+def train_bundle(train, dev, feature_spec, config, train_cfg, p1_examples=None):
+    """Train P1 and P2 and tune P3; returns (ModelBundle, report dict).
+
+    Parameters
+    ----------
+    train, dev : list of RecordingExample
+        Multichannel training and dev recordings (sorted by path).
+    p1_examples : list of RecordingExample, optional
+        Extra single-channel examples for P1 (e.g. Bonn segments).
+    """
+    from neurokube.models.architectures import build_p1, build_p2
+    from neurokube.models.bundle import ModelBundle
+    from neurokube.models.detector import Detector
+
+    if not train or not dev:
+        raise ValueError("training needs at least one training and one dev recording")
+    configure_determinism(train_cfg.seed)
+    rng = np.random.default_rng(train_cfg.seed)
+    p1_sources = list(p1_examples or []) + [ex for ex in train if ex.is_multichannel]
+    x1, y1 = p1_training_set(p1_sources, config, train_cfg, rng)
+    _LOG.info("P1: %d windows (%d seizure)", len(y1), int(y1.sum()))
+    p1 = build_p1(config)
+    p1_history = fit(p1, x1, y1, train_cfg, train_cfg.p1_epochs)
+    del x1
+    p2 = build_p2(config)
+    detector = Detector(p1, p2, config, P3Params())
+    x2, y2 = p2_training_set([ex for ex in train if ex.is_multichannel], detector, train_cfg,
+                             rng)
+    _LOG.info("P2: %d windows (%d seizure)", len(y2), int(y2.sum()))
+    p2_history = fit(p2, x2, y2, train_cfg, train_cfg.p2_epochs)
+    del x2
+    dev_post = recording_posteriors(dev, detector)
+    p3, table = tune_p3(dev, dev_post, config.step_s, train_cfg)
+    dev_scores = score_detections(dev, dev_post, p3, config.step_s)
+    bundle = ModelBundle(p1=p1, p2=p2, feature_spec=feature_spec, config=config, p3=p3)
+    report = {"p1_windows": int(len(y1)), "p1_seizure_windows": int(y1.sum()),
+              "p2_windows": int(len(y2)), "p2_seizure_windows": int(y2.sum()),
+              "p1_history": p1_history, "p2_history": p2_history,
+              "p3_grid_points": len(table), "dev_metrics": dev_scores}
+    return bundle, report
