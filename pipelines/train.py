@@ -7,6 +7,7 @@ Example::
 """
 import json
 import logging
+import multiprocessing
 import os
 import time
 
@@ -24,6 +25,42 @@ from neurokube.transforms.writers import WriteDeadLetters
 
 _LOG = logging.getLogger(__name__)
 SHARDS = 4
+
+
+# A fresh process with these set before TensorFlow starts trains deterministically:
+# one thread each for intra- and inter-op work, no oneDNN re-ordering, no GPU.
+DETERMINISTIC_ENV = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+                     "TF_ENABLE_ONEDNN_OPTS": "0", "CUDA_VISIBLE_DEVICES": "-1",
+                     "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def _train_child(examples_dir, output_dir, report_path, with_bonn, spec, config, train_cfg,
+                 card_notes, splits, started):
+    """Read the examples, train, tune and save the bundle (runs in a spawned process)."""
+    train = read_examples(os.path.join(examples_dir, "train-*.tfrecord"))
+    dev_examples = read_examples(os.path.join(examples_dir, "dev-*.tfrecord"))
+    bonn_examples = (read_examples(os.path.join(examples_dir, "bonn-*.tfrecord"))
+                     if with_bonn else [])
+    bundle, report = train_bundle(train, dev_examples, spec, config, train_cfg, bonn_examples)
+    with open(os.path.join(examples_dir, "dead_letters.jsonl")) as handle:
+        skipped = [json.loads(line) for line in handle if line.strip()]
+    bundle.training = {
+        "summary": "Trained with `neurokube train` (P1 and P2 fitted, P3 tuned on dev by "
+                   "NEDC OVERLAP).",
+        "data": dict(train_recordings=len(train), dev_recordings=len(dev_examples),
+                     bonn_segments=len(bonn_examples),
+                     train_hours=round(sum(e.duration_s for e in train) / 3600, 3),
+                     dev_hours=round(sum(e.duration_s for e in dev_examples) / 3600, 3),
+                     skipped_recordings=skipped),
+        "splits": splits, "dev_metrics": report["dev_metrics"],
+        "seeds": {"seed": train_cfg.seed}, "train_config": train_cfg.to_dict(),
+        "library_versions": library_versions(),
+        "report": {k: v for k, v in report.items() if k != "dev_metrics"},
+        "train_wall_s": round(time.time() - started, 1)}
+    bundle.training.update(card_notes)
+    bundle.save(output_dir)
+    with open(report_path, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, sort_keys=True)
 
 
 def build_examples_pipeline(p, splits, examples_dir, spec, config, bonn=None):
@@ -51,7 +88,7 @@ def build_examples_pipeline(p, splits, examples_dir, spec, config, bonn=None):
 
 
 def run_training(corpus, dev, output_dir, examples_dir, beam_argv=(), bonn_dir=None,
-                 bonn_segments=(), train_cfg=None, spec=None, config=None, data_record=None):
+                 bonn_segments=(), train_cfg=None, spec=None, config=None, card_notes=None):
     """Write examples with Beam, train, tune and save a model bundle; returns the report."""
     from neurokube.transforms.feature_spec import FeatureSpec
     spec, config = spec or FeatureSpec(), config or ModelConfig()
@@ -62,24 +99,27 @@ def run_training(corpus, dev, output_dir, examples_dir, beam_argv=(), bonn_dir=N
     os.makedirs(examples_dir, exist_ok=True)
     with beam.Pipeline(options=PipelineOptions(list(beam_argv))) as p:
         build_examples_pipeline(p, splits, examples_dir, spec, config, bonn)
-    train = read_examples(os.path.join(examples_dir, "train-*.tfrecord"))
-    dev_examples = read_examples(os.path.join(examples_dir, "dev-*.tfrecord"))
-    bonn_examples = read_examples(os.path.join(examples_dir, "bonn-*.tfrecord")) if bonn else []
-    bundle, report = train_bundle(train, dev_examples, spec, config, train_cfg, bonn_examples)
-    with open(os.path.join(examples_dir, "dead_letters.jsonl")) as handle:
-        skipped = [json.loads(line) for line in handle if line.strip()]
-    bundle.training = {
-        "summary": "Trained with `neurokube train` (P1 and P2 fitted, P3 tuned on dev by "
-                   "NEDC OVERLAP).",
-        "data": dict(data_record or {}, train_recordings=len(train),
-                     dev_recordings=len(dev_examples), bonn_segments=len(bonn_examples),
-                     train_hours=round(sum(e.duration_s for e in train) / 3600, 3),
-                     dev_hours=round(sum(e.duration_s for e in dev_examples) / 3600, 3),
-                     skipped_recordings=skipped),
-        "splits": {"train": corpus, "dev": dev, "bonn_segments": list(bonn_segments)},
-        "dev_metrics": report["dev_metrics"], "seeds": {"seed": train_cfg.seed},
-        "train_config": train_cfg.to_dict(), "library_versions": library_versions(),
-        "report": {k: v for k, v in report.items() if k != "dev_metrics"},
-        "train_wall_s": round(time.time() - started, 1)}
-    bundle.save(output_dir)
+    report_path = os.path.join(examples_dir, "train_report.json")
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(target=_train_child, args=(
+        examples_dir, output_dir, report_path, bool(bonn), spec, config, train_cfg,
+        dict(card_notes or {}), {"train": corpus, "dev": dev,
+                                 "bonn_segments": list(bonn_segments)}, started))
+    env_before = {k: os.environ.get(k) for k in DETERMINISTIC_ENV}
+    os.environ.update(DETERMINISTIC_ENV)  # inherited by the spawned child
+    try:
+        child.start()
+        child.join()
+    finally:
+        for key, value in env_before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if child.exitcode != 0:
+        raise RuntimeError(f"training process failed with exit code {child.exitcode}")
+    from neurokube.models.bundle import ModelBundle
+    with open(report_path, encoding="utf-8") as handle:
+        report = json.load(handle)
+    bundle = ModelBundle.load(output_dir)
     return bundle, report

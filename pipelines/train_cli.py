@@ -18,6 +18,11 @@ def _segments(text):
     return numbers
 
 
+def _read_json(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "train", help="train the detector on annotated EDFs (TUSZ layout) and write a bundle",
@@ -34,6 +39,9 @@ def add_parser(subparsers):
                         help="Bonn EEG folder (Z/O/N/F/S): single-channel segments for P1")
     parser.add_argument("--bonn-segments", default="1-60", help="Bonn segment numbers")
     parser.add_argument("--seed", type=int, default=None, help="training seed")
+    parser.add_argument("--card-notes", default=None,
+                        help="JSON file merged into the model card's training record (e.g. "
+                             "how the corpora were built, what the model was not trained on)")
     runner_configs.add_runner_config_argument(parser, default="direct")
     parser.set_defaults(run=run)
     return parser
@@ -46,7 +54,8 @@ def run(args, beam_argv):
     bundle, report = run_training(
         args.corpus, args.dev, args.output, args.examples or args.output.rstrip("/") + ".examples",
         runner_configs.resolve_beam_args(args.runner_config, beam_argv), bonn_dir=args.bonn,
-        bonn_segments=_segments(args.bonn_segments) if args.bonn else (), train_cfg=cfg)
+        bonn_segments=_segments(args.bonn_segments) if args.bonn else (), train_cfg=cfg,
+        card_notes=_read_json(args.card_notes) if args.card_notes else None)
     overlap = report["dev_metrics"]["overlap"]
     print(f"model {bundle.version} written to {args.output}; dev OVERLAP sensitivity "
           f"{overlap['sensitivity_pct']:.2f} %, {overlap['fa_per_24h']:.2f} FA/24h")

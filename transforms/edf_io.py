@@ -83,7 +83,7 @@ class EdfSource:
     the samples); :meth:`read` returns the samples of ``[start_s, stop_s)``.
     """
 
-    def __init__(self, reader, path, spec):
+    def __init__(self, reader, path, spec, local_path):
         self._reader, self.path = reader, path
         self.all_labels = tuple(reader.getSignalLabels())
         rates = reader.getSampleFrequencies()
@@ -96,6 +96,7 @@ class EdfSource:
         for i in self._chosen:
             if self._counts[i] <= 0:
                 raise RecordingError(f"channel {self.all_labels[i]!r} holds no samples")
+        self._records = _EdfRecords.open(local_path, self.all_labels, reader)
 
     def read(self, start_s=0.0, stop_s=None):
         """float64 µV of each montage channel over ``[start_s, stop_s)`` (s, clipped)."""
@@ -105,7 +106,12 @@ class EdfSource:
             last = self._counts[i] if stop_s is None else min(self._counts[i],
                                                               int(round(stop_s * fs)))
             n = max(0, last - first)
-            x = self._reader.readSignal(i, first, n, digital=False) if n else np.zeros(0)
+            if not n:
+                x = np.zeros(0)
+            elif self._records is not None:
+                x = self._records.physical(i, first, n)
+            else:
+                x = self._reader.readSignal(i, first, n, digital=False)
             if len(x) != n:
                 raise RecordingError(f"channel {self.all_labels[i]!r}: read {len(x)} of {n} "
                                      f"samples from {first} (truncated file?)")
@@ -113,6 +119,63 @@ class EdfSource:
                 raise RecordingError(f"channel {self.all_labels[i]!r} holds non-finite samples")
             signals.append(x)
         return signals
+
+
+class _EdfRecords:
+    """Vectorised access to the 16-bit data records of a plain EDF/EDF+ file.
+
+    pyedflib opens and validates the file (header, size); the samples are then sliced
+    out of a memory map of the data records with NumPy, several times faster than
+    reading them sample block by sample block. Physical values use pyedflib's formula.
+    BDF (24-bit) files and anything unexpected fall back to pyedflib's reader.
+    """
+
+    def __init__(self, data, offsets, counts, gains, offsets_phys):
+        self._data, self._offsets, self._counts = data, offsets, counts
+        self._gains, self._phys_offsets = gains, offsets_phys
+
+    @classmethod
+    def open(cls, local_path, labels, reader):
+        with open(local_path, "rb") as handle:
+            head = handle.read(256)
+            if len(head) < 256 or head[:1] != b"0":
+                return None  # BDF or unknown: let pyedflib read
+            ns = int(head[252:256].decode("ascii").strip())
+            header_bytes = int(head[184:192].decode("ascii").strip())
+            signals = handle.read(ns * 256)
+
+        def field(offset, width):
+            return [signals[offset + k * width:offset + (k + 1) * width].decode(
+                "latin-1").strip() for k in range(ns)]
+
+        raw_labels = field(0, 16)
+        samples = [int(v) for v in field(216 * ns, 8)]
+        kept = [k for k, label in enumerate(raw_labels) if label != "EDF Annotations"]
+        if [raw_labels[k] for k in kept] != [str(x).strip() for x in labels]:
+            return None
+        n_records = int(reader.datarecords_in_file)
+        per_record = sum(samples)
+        data = np.memmap(local_path, dtype="<i2", mode="r", offset=header_bytes,
+                         shape=(n_records, per_record))
+        starts = np.concatenate([[0], np.cumsum(samples)])
+        offsets = [int(starts[k]) for k in kept]
+        counts = [samples[k] for k in kept]
+        gains, phys_offsets = [], []
+        for i in range(len(kept)):
+            header = reader.getSignalHeader(i)
+            gain = (header["physical_max"] - header["physical_min"]) / (
+                header["digital_max"] - header["digital_min"])
+            gains.append(gain)
+            phys_offsets.append(header["physical_max"] / gain - header["digital_max"])
+        return cls(data, offsets, counts, gains, phys_offsets)
+
+    def physical(self, signal, first, n):
+        """``n`` samples of ``signal`` from sample ``first``, µV (float64)."""
+        per = self._counts[signal]
+        r0, r1 = first // per, -(-(first + n) // per)
+        block = self._data[r0:r1, self._offsets[signal]:self._offsets[signal] + per]
+        digital = block.reshape(-1)[first - r0 * per:first - r0 * per + n]
+        return self._gains[signal] * (digital.astype(np.float64) + self._phys_offsets[signal])
 
 
 @contextlib.contextmanager
@@ -134,7 +197,7 @@ def open_recording(path, spec):
         except OSError as exc:
             raise RecordingError(f"not a readable EDF/EDF+ file: {exc}") from exc
         try:
-            yield EdfSource(reader, str(path), spec)
+            yield EdfSource(reader, str(path), spec, local)
         finally:
             reader.close()
 

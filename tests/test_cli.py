@@ -1,0 +1,53 @@
+"""The neurokube command line: featurize on the real TUH headers, label, demo corpus."""
+import json
+
+import numpy as np
+import pytest
+
+from neurokube.pipelines.cli import main
+from neurokube.transforms.feature_spec import TCP_CHANNELS
+from tests.conftest import TUH_HEADERS, require_shared
+
+
+def test_featurize_accounts_for_all_217_tuh_files(tmp_path, capsys):
+    root = require_shared(TUH_HEADERS)
+    out = tmp_path / "features"
+    assert main(["featurize", "--input", str(root), "--output", str(out)]) == 0
+    assert "featurized" in capsys.readouterr().out
+    outputs = sorted(out.rglob("*.npz"))
+    letters = (out / "dead_letters.jsonl").read_text().splitlines()
+    assert len(outputs) + len(letters) == 217
+    summary = json.loads((out / "featurize_run.json").read_text())
+    assert summary["inputs"] == 217 and summary["results"] == len(outputs)
+    for path in outputs:
+        with np.load(path) as f:
+            channels = tuple(f["channels"])
+            assert len(channels) in (20, 22)
+            assert channels == tuple(c for c in TCP_CHANNELS if c in channels)
+            assert f["features"].shape[:2] == (len(channels), 20)  # 2 s of signal
+            assert (len(channels) == 20) == path.parent.name.endswith("_a")
+
+
+def test_label_and_score_from_the_command_line(tmp_path, random_bundle, capsys):
+    corpus = tmp_path / "demo"
+    assert main(["demo-corpus", "--output", str(corpus), "--records", "2", "--minutes",
+                 "1.5"]) == 0
+    out = tmp_path / "results"
+    assert main(["label", "--input", str(corpus / "edf"), "--output", str(out), "--model",
+                 str(random_bundle), "--formats", "csv_bi,tse", "--direct_num_workers=1"]) == 0
+    assert "labelled 2 of 2 recordings" in capsys.readouterr().out
+    run = json.loads((out / "run.json").read_text())
+    assert run["wall_time_s"] > 0 and run["options"]["runner_config"] == "direct"
+    assert "--direct_num_workers=1" in run["options"]["beam_args"]
+    assert len(list(out.rglob("*.csv_bi"))) == 2 and len(list(out.rglob("*.tse"))) == 2
+    report = tmp_path / "score.json"
+    assert main(["score", "--ref", str(corpus / "edf"), "--hyp", str(out), "--json",
+                 str(report)]) == 0
+    scores = json.loads(report.read_text())
+    assert scores["files"] == 2 and scores["overlap"]["targets"] > 0
+
+
+def test_missing_input_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no recordings match"):
+        main(["featurize", "--input", str(tmp_path / "nothing/*.edf"), "--output",
+              str(tmp_path / "o")])
