@@ -48,3 +48,30 @@ def build_p2(config):
     x = layers.Dropout(config.p2_dropout, name="dropout")(x)
     outputs = layers.Dense(2, activation="softmax", name="posterior")(x)
     return keras.Model(inputs, outputs, name="p2_cnn_lstm")
+
+
+def split_per_step(model, step_input_shape):
+    """Split a windowed model into its per-step part and its window head.
+
+    P1 and P2 apply a ``TimeDistributed`` block to every step of a window, then an LSTM
+    head. Run whole, each step is processed once per window it falls in (7 times);
+    split, the per-step block runs once per step and only the head sees windows. Same
+    weights, same arithmetic per step.
+
+    Returns
+    -------
+    (keras.Model, keras.Model)
+        ``step_model``: one step ``step_input_shape`` -> its feature vector;
+        ``head``: (window_steps, feature) -> posterior.
+    """
+    index = next(i for i, layer in enumerate(model.layers)
+                 if isinstance(layer, layers.TimeDistributed))
+    inner = model.layers[index].layer
+    step_in = keras.Input(step_input_shape, name="step")
+    step_model = keras.Model(step_in, inner(step_in), name=f"{model.name}_step")
+    window_steps = model.input_shape[1]
+    head_in = keras.Input((window_steps, step_model.output_shape[-1]), name="step_features")
+    x = head_in
+    for layer in model.layers[index + 1:]:
+        x = layer(x)
+    return step_model, keras.Model(head_in, x, name=f"{model.name}_head")

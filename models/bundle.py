@@ -71,8 +71,12 @@ class ModelBundle:
     p3: P3Params
     training: dict = dataclasses.field(default_factory=dict)
 
+    recorded_version: str = None
+
     @property
     def version(self):
+        if self.p1 is None:  # loaded without its models: trust the recorded version
+            return self.recorded_version
         spec = {"feature_spec": self.feature_spec.to_dict(), "config": self.config.to_dict(),
                 "p3": self.p3.to_dict()}
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
@@ -102,19 +106,27 @@ class ModelBundle:
         return folder
 
     @classmethod
-    def load(cls, folder):
-        """Load a bundle; raises ``ValueError`` if its files or version do not match."""
-        import keras
+    def load(cls, folder, with_models=True):
+        """Load a bundle; raises ``ValueError`` if its files or version do not match.
+
+        ``with_models=False`` reads only ``bundle.json`` (no Keras, no TensorFlow): enough
+        to build a pipeline, whose workers then load and verify the whole bundle.
+        """
         folder = pathlib.Path(folder)
         missing = [f for f in _FILES if not (folder / f).exists()]
         if missing:
             raise ValueError(f"{folder} is not a model bundle: missing {', '.join(missing)}")
         meta = json.loads((folder / "bundle.json").read_text())
-        bundle = cls(p1=keras.saving.load_model(folder / "p1.keras", compile=False),
-                     p2=keras.saving.load_model(folder / "p2.keras", compile=False),
+        models = (None, None)
+        if with_models:
+            import keras
+            models = tuple(keras.saving.load_model(folder / name, compile=False)
+                           for name in ("p1.keras", "p2.keras"))
+        bundle = cls(p1=models[0], p2=models[1],
                      feature_spec=FeatureSpec.from_dict(meta["feature_spec"]),
                      config=ModelConfig.from_dict(meta["model_config"]),
-                     p3=P3Params.from_dict(meta["p3"]), training=meta.get("training", {}))
+                     p3=P3Params.from_dict(meta["p3"]), training=meta.get("training", {}),
+                     recorded_version=meta["version"])
         if bundle.version != meta["version"]:
             raise ValueError(f"{folder}: content hash {bundle.version} does not match the "
                              f"recorded version {meta['version']} (files altered?)")

@@ -50,3 +50,19 @@ def test_chunked_inference_equals_whole_recording(bundle, make_edf):
     ev_whole = detect_events(fused_whole, whole[0].p1, mask, params, 1.0)
     ev_parts = detect_events(fused_parts, p1, mask, params, 1.0)
     assert ev_whole and [e[:2] for e in ev_parts] == [e[:2] for e in ev_whole]
+
+
+def test_split_models_equal_the_whole_models(bundle):
+    from neurokube.models.architectures import split_per_step
+    rng = np.random.default_rng(0)
+    cfg = bundle.config
+    x1 = rng.normal(size=(50, 7, cfg.step_values)).astype(np.float32)
+    step, head = split_per_step(bundle.p1, (cfg.step_values,))
+    projected = step.predict_on_batch(x1.reshape(-1, cfg.step_values)).reshape(50, 7, -1)
+    np.testing.assert_allclose(head.predict_on_batch(projected),
+                               bundle.p1.predict_on_batch(x1), atol=1e-5)
+    x2 = rng.normal(size=(20, 7, 22, cfg.map_values + 1)).astype(np.float32)
+    step, head = split_per_step(bundle.p2, (22, cfg.map_values + 1, 1))
+    feats = step.predict_on_batch(x2.reshape(-1, 22, cfg.map_values + 1, 1)).reshape(20, 7, -1)
+    np.testing.assert_allclose(head.predict_on_batch(feats), bundle.p2.predict_on_batch(x2),
+                               atol=1e-5)
