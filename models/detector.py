@@ -9,6 +9,7 @@ Example::
     out = det.posteriors(chunk)          # ChunkPosteriors for chunk.own steps
 """
 import dataclasses
+import typing
 
 import numpy as np
 
@@ -38,6 +39,9 @@ class ModelInput:
     duration_s : float
         Recording duration, s.
     montage : str
+    fingerprint : str, optional
+        Content hash of the input file (recorded with the result; see
+        :mod:`neurokube.transforms.fingerprint`).
     """
 
     path: str
@@ -50,6 +54,7 @@ class ModelInput:
     n_chunks: int
     duration_s: float
     montage: str
+    fingerprint: typing.Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -66,6 +71,7 @@ class ChunkPosteriors:
     mask: np.ndarray
     duration_s: float
     montage: str
+    fingerprint: typing.Optional[str] = None
 
 
 class Detector:
@@ -81,17 +87,28 @@ class Detector:
     """
 
     def __init__(self, p1, p2, config, p3, p1_batch_windows=8192, p2_batch_windows=1024):
+        from neurokube.models.architectures import split_per_step
         self.p1, self.p2, self.config, self.p3 = p1, p2, config, p3
         self.p1_batch_windows = int(p1_batch_windows)
         self.p2_batch_windows = int(p2_batch_windows)
+        # Per-step blocks run once per step; only the LSTM heads see 7-step windows.
+        self._p1_step, self._p1_head = split_per_step(p1, (config.step_values,))
+        self._p2_step, self._p2_head = split_per_step(
+            p2, (config.n_channels, config.map_values + 1, 1))
 
     def p1_posteriors(self, steps, mask):
         """(22, S) P(seizure) of every present channel and step; absent channels are 0."""
         out = np.zeros(steps.shape[:2], dtype=np.float32)
         channels = np.flatnonzero(mask)
-        for c, s, windows in p1_window_batches(steps, channels, self.config,
+        if steps.shape[1] == 0 or len(channels) == 0:
+            return out
+        flat = steps[channels].reshape(-1, steps.shape[2])
+        projected = np.zeros(steps.shape[:2] + (self._p1_step.output_shape[-1],), np.float32)
+        projected[channels] = _apply(self._p1_step, flat, self.p1_batch_windows).reshape(
+            len(channels), steps.shape[1], -1)
+        for c, s, windows in p1_window_batches(projected, channels, self.config,
                                                self.p1_batch_windows):
-            out[c, s] = _predict(self.p1, windows)
+            out[c, s] = _predict(self._p1_head, windows)
         return out
 
     def p2_inputs(self, summaries, p1, mask):
@@ -105,8 +122,17 @@ class Detector:
         """(hi - lo,) P(seizure) of P2 for steps lo..hi of ``maps``."""
         hi = maps.shape[0] if hi is None else hi
         out = np.zeros(max(0, hi - lo), dtype=np.float32)
-        for s, windows in p2_window_batches(maps, self.config, self.p2_batch_windows, lo, hi):
-            out[s - lo] = _predict(self.p2, windows)
+        if hi <= lo:
+            return out
+        # Only the steps that the windows of lo..hi reach need their per-step features.
+        first = max(0, lo - self.config.half_window)
+        last = min(maps.shape[0], hi + self.config.half_window)
+        step_features = np.zeros((maps.shape[0], self._p2_step.output_shape[-1]), np.float32)
+        step_features[first:last] = _apply(self._p2_step, maps[first:last, ..., None],
+                                           self.p2_batch_windows)
+        for s, windows in p2_window_batches(step_features, self.config, self.p2_batch_windows,
+                                            lo, hi):
+            out[s - lo] = _predict(self._p2_head, windows)
         return out
 
     def posteriors(self, chunk):
@@ -123,7 +149,14 @@ class Detector:
                                lo_step=chunk.lo_step, hi_step=chunk.hi_step,
                                p1=p1[:, lo:hi].copy(), p2=self.p2_posteriors(maps, lo, hi),
                                mask=np.asarray(chunk.mask, bool), duration_s=chunk.duration_s,
-                               montage=chunk.montage)
+                               montage=chunk.montage, fingerprint=chunk.fingerprint)
+
+
+def _apply(model, x, batch):
+    """A model on ``x`` in batches of ``batch`` rows, float32 NumPy out."""
+    parts = [np.asarray(model.predict_on_batch(np.ascontiguousarray(x[i:i + batch], np.float32)))
+             for i in range(0, len(x), batch)]
+    return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
 
 
 def _predict(model, windows):

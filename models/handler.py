@@ -4,8 +4,10 @@ The bundle is loaded once per process (RunInference keeps it in a ``shared.Share
 handle, or in one process for all workers with ``large_model``). Each element is a
 recording or a long chunk (:class:`~neurokube.models.detector.ModelInput`), never a
 window: the handler cuts windows itself and sends ``p1_batch_windows`` of them to P1 per
-call. A failure on one element does not fail the others of its batch: it comes back as
-an :class:`InferenceFailure`, which the pipeline turns into a dead letter.
+call. A failure on one element does not fail the others of its batch: a transient one
+(:func:`~neurokube.transforms.dead_letters.is_transient`) is retried for that element
+under ``retry_policy``; what still fails comes back as an :class:`InferenceFailure`,
+which the pipeline turns into a dead letter.
 
 Example Usage::
 
@@ -18,7 +20,8 @@ import os
 
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
-from neurokube.transforms.dead_letters import METRICS_NAMESPACE
+from neurokube.transforms.dead_letters import (
+    DEFAULT_RETRY_POLICY, METRICS_NAMESPACE, RetriesExhausted, counter)
 
 _LOG = logging.getLogger(__name__)
 DEVICES = ("CPU", "GPU")
@@ -49,11 +52,13 @@ class DetectorModelHandler(ModelHandler):
         Exact number of bundle copies per machine (e.g. one per GPU).
     device : {'CPU', 'GPU'}
         'CPU' hides GPUs from TensorFlow; 'GPU' lets it use them (memory growth on).
+    retry_policy : RetryPolicy, optional
+        Tries per element on transient errors (default: 3, with backoff).
     """
 
     def __init__(self, bundle_dir, p1_batch_windows=8192, p2_batch_windows=1024,
                  min_batch_size=1, max_batch_size=4, large_model=False, model_copies=None,
-                 device="CPU"):
+                 device="CPU", retry_policy=None):
         if device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
         if p1_batch_windows < 1 or p2_batch_windows < 1:
@@ -63,6 +68,7 @@ class DetectorModelHandler(ModelHandler):
         self._bundle_dir = str(bundle_dir)
         self._p1_batch, self._p2_batch = int(p1_batch_windows), int(p2_batch_windows)
         self._device = device
+        self._retry_policy = retry_policy or DEFAULT_RETRY_POLICY
 
     def load_model(self):
         if self._device == "CPU":
@@ -77,9 +83,13 @@ class DetectorModelHandler(ModelHandler):
 
     def run_inference(self, batch, model, inference_args=None):
         results = []
+        retries = counter("transient_retries")
         for element in batch:
             try:
-                inference = model.posteriors(element)
+                inference = self._retry_policy.call(model.posteriors, element,
+                                                    on_retry=lambda *_: retries.inc())
+            except RetriesExhausted as exc:
+                inference = InferenceFailure(element.path, str(exc))
             except Exception as exc:  # noqa: BLE001 - one bad element must not sink the batch
                 inference = InferenceFailure(element.path, f"{type(exc).__name__}: {exc}")
             results.append(PredictionResult(example=element, inference=inference))

@@ -4,6 +4,7 @@ Example::
 
     neurokube label --input 'corpus/edf/**/*.edf' --output results/ \
         --formats csv_bi,tse,hyp,events_tsv --runner_config direct
+    neurokube label --input gs://corpus/edf/ --output gs://results/v3/ --incremental
 """
 import json
 import sys
@@ -15,7 +16,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from neurokube.pipelines import runner_configs
 from neurokube.pipelines.label import DEFAULT_CHUNK_S, RUN_FILE, build_label_pipeline
 from neurokube.pipelines.options import add_io_arguments
-from neurokube.transforms.atomic_io import atomic_write_text, join, read_bytes
+from neurokube.transforms.atomic_io import (
+    atomic_write_text, check_output_location, join, read_bytes)
 from neurokube.transforms.event_writers import FORMATS
 from neurokube.transforms.sources import list_recordings
 
@@ -43,6 +45,9 @@ def add_parser(subparsers):
     parser.add_argument("--model_copies", type=int, default=None,
                         help="exact number of model copies per machine (e.g. one per GPU)")
     parser.add_argument("--device", default="CPU", choices=["CPU", "GPU"])
+    parser.add_argument("--incremental", action="store_true",
+                        help="skip recordings whose results exist for the same input content "
+                             "(fingerprint) and model version; redo the rest")
     runner_configs.add_runner_config_argument(parser, default="direct")
     parser.set_defaults(run=run)
     return parser
@@ -54,8 +59,12 @@ def run(args, beam_argv):
     if not args.input or not args.output:
         raise SystemExit("neurokube label: --input and --output are required")
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    try:
+        check_output_location(args.output)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"neurokube label: {exc}") from exc
     bundle_dir = args.model or str(REFERENCE_BUNDLE)
-    bundle = ModelBundle.load(bundle_dir)
+    bundle = ModelBundle.load(bundle_dir, with_models=False)
     inputs = list_recordings(args.input)
     handler = DetectorModelHandler(bundle_dir, p1_batch_windows=args.p1_batch_windows,
                                    p2_batch_windows=args.p2_batch_windows,
@@ -64,11 +73,13 @@ def run(args, beam_argv):
                                    device=args.device)
     argv = runner_configs.resolve_beam_args(args.runner_config, beam_argv)
     record = {"input": args.input, "model": bundle_dir, "formats": formats,
-              "runner_config": args.runner_config, "beam_args": argv}
+              "runner_config": args.runner_config, "beam_args": argv,
+              "incremental": args.incremental}
     started = time.time()
     with beam.Pipeline(options=PipelineOptions(argv)) as p:
         build_label_pipeline(p, inputs, args.output, bundle, handler, formats=formats,
-                             chunk_s=args.chunk_s, options_record=record)
+                             chunk_s=args.chunk_s, options_record=record,
+                             incremental=args.incremental)
     run_path = join(args.output, RUN_FILE)
     summary = json.loads(read_bytes(run_path))
     summary["wall_time_s"] = round(time.time() - started, 3)
@@ -76,5 +87,6 @@ def run(args, beam_argv):
     print(f"labelled {summary.get('results', 0)} of {summary['inputs']} recordings "
           f"({summary.get('eeg_hours', 0):.2f} EEG-hours) in {summary['wall_time_s']:.1f} s "
           f"with model {bundle.version}; {summary.get('dead_letters', 0)} dead letters; "
+          f"{summary.get('skipped_unchanged', 0)} skipped as unchanged; "
           f"results under {args.output}", file=sys.stdout)
     return 0

@@ -72,7 +72,7 @@ def gcs_emulator():
     proc = subprocess.Popen([str(exe), "start", "--host", "127.0.0.1", "--port", str(port),
                              "--in-memory"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     host = f"http://127.0.0.1:{port}"
-    old = os.environ.get("STORAGE_EMULATOR_HOST")
+    old = {"STORAGE_EMULATOR_HOST": os.environ.get("STORAGE_EMULATOR_HOST")}
     os.environ["STORAGE_EMULATOR_HOST"] = host
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -92,10 +92,11 @@ def gcs_emulator():
     yield client
     proc.terminate()
     proc.wait(timeout=10)
-    if old is None:
-        os.environ.pop("STORAGE_EMULATOR_HOST", None)
-    else:
-        os.environ["STORAGE_EMULATOR_HOST"] = old
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="session")
@@ -115,3 +116,12 @@ def random_bundle(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bundle") / "random"
     bundle.save(folder)
     return folder
+
+
+@pytest.fixture
+def anonymous_gcs(monkeypatch):
+    """No Google credentials exist here: without this Beam spends ~25 s retrying its
+    credential lookup (once per process) before falling back to an anonymous client."""
+    from apache_beam.internal.gcp import auth
+    monkeypatch.setattr(auth._Credentials, "_credentials_init", True)
+    monkeypatch.setattr(auth._Credentials, "_credentials", None)

@@ -8,7 +8,7 @@ import pytest
 from neurokube.transforms.sources import list_recordings
 from tests.test_featurize_pipeline import run_featurize
 
-pytestmark = pytest.mark.gcs
+pytestmark = [pytest.mark.gcs, pytest.mark.usefixtures("anonymous_gcs")]
 
 
 @pytest.fixture

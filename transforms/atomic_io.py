@@ -61,6 +61,32 @@ def atomic_write_bytes(path, data):
     return path
 
 
+def check_output_location(output_dir):
+    """Fail fast, before a pipeline starts, if ``output_dir`` cannot hold results.
+
+    A ``gs://`` output needs its bucket to exist (buckets are never created here); a
+    local output folder is created if missing.
+
+    Raises
+    ------
+    FileNotFoundError
+        The bucket does not exist; the message names it.
+    """
+    output_dir = str(output_dir)
+    if output_dir.startswith("gs://"):
+        bucket = output_dir[len("gs://"):].split("/", 1)[0]
+        if not bucket:
+            raise ValueError(f"output {output_dir!r} names no bucket")
+        from apache_beam.io.gcp.gcsio import GcsIO
+        if GcsIO().get_bucket(bucket) is None:
+            raise FileNotFoundError(f"output bucket gs://{bucket} does not exist (create it "
+                                    f"first; output {output_dir})")
+    elif is_local(output_dir):
+        os.makedirs(output_dir[len("file://"):] if output_dir.startswith("file://")
+                    else output_dir, exist_ok=True)
+    return output_dir
+
+
 def atomic_write_text(path, text):
     return atomic_write_bytes(path, text.encode("utf-8"))
 

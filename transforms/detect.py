@@ -7,6 +7,7 @@ Example Usage::
 """
 import dataclasses
 import logging
+import time
 import typing
 
 import apache_beam as beam
@@ -17,7 +18,8 @@ from neurokube.models.detector import ChunkPosteriors, ModelInput
 from neurokube.models.handler import InferenceFailure
 from neurokube.models.postprocess import detect_events, fuse
 from neurokube.transforms.dead_letters import (
-    DEAD_LETTER, MAIN, DeadLetter, StageDoFn, counter, distribution)
+    DEAD_LETTER, MAIN, DeadLetter, RetriesExhausted, StageDoFn, counter, distribution,
+    is_transient)
 from neurokube.transforms.edf_io import open_recording
 from neurokube.transforms.model_inputs import iter_model_inputs
 
@@ -37,6 +39,8 @@ class Detection:
         (S,) fused posterior per 1 s step.
     duration_s : float
     montage : str
+    fingerprint : str, optional
+        Content hash of the input file.
     """
 
     path: str
@@ -44,10 +48,15 @@ class Detection:
     fused: np.ndarray
     duration_s: float
     montage: str
+    fingerprint: typing.Optional[str] = None
 
 
 class _PrepareFn(StageDoFn):
-    """Recording path -> ModelInput chunks, streamed (a long recording is not held whole)."""
+    """(path, fingerprint) -> ModelInput chunks, streamed (a long recording is not held whole).
+
+    A transient error retries the recording under the retry policy; chunks emitted by
+    an earlier attempt are not emitted again (the chunking is deterministic).
+    """
 
     stage = "features"
 
@@ -58,24 +67,42 @@ class _PrepareFn(StageDoFn):
         self._chunks = counter("chunks")
         self._eeg_ms = distribution("recording_duration_ms")
 
-    def process(self, path):
-        try:
-            with open_recording(path, self._spec) as src:
-                self._read.inc()
-                self._eeg_ms.update(int(src.duration_s * 1000))
-                for chunk in iter_model_inputs(src, self._spec, self._config, self._chunk_s):
-                    self._chunks.inc()
-                    yield chunk
-        except Exception as exc:  # noqa: BLE001 - every failure must become a dead letter
-            # Chunks already emitted are dropped when their recording is assembled.
-            self._failed.inc()
-            letter = DeadLetter.from_exception(path, self.stage, exc)
-            _LOG.warning("dead letter: %s [%s] %s", letter.path, letter.stage, letter.reason)
-            yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
+    def process(self, element):
+        path, fp = element if isinstance(element, tuple) else (element, None)
+        emitted, policy = set(), self.retry_policy
+        for attempt in range(1, policy.max_attempts + 1):
+            try:
+                with open_recording(path, self._spec) as src:
+                    if attempt == 1:
+                        self._read.inc()
+                        self._eeg_ms.update(int(src.duration_s * 1000))
+                    for chunk in iter_model_inputs(src, self._spec, self._config,
+                                                   self._chunk_s):
+                        if chunk.chunk in emitted:
+                            continue
+                        emitted.add(chunk.chunk)
+                        self._chunks.inc()
+                        yield dataclasses.replace(chunk, fingerprint=fp)
+                return
+            except Exception as exc:  # noqa: BLE001 - every failure must become a dead letter
+                if is_transient(exc) and attempt < policy.max_attempts:
+                    self._on_retry(exc, attempt)
+                    time.sleep(policy.backoff_s(attempt))
+                    continue
+                if is_transient(exc):
+                    exc = RetriesExhausted(exc, attempt)
+                # Chunks already emitted are dropped when their recording is assembled.
+                self._failed.inc()
+                letter = DeadLetter.from_exception(path, self.stage, exc)
+                _LOG.warning("dead letter: %s [%s] %s", letter.path, letter.stage,
+                             letter.reason)
+                yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
+                return
 
 
 class PrepareModelInputs(beam.PTransform):
-    """Paths -> :class:`ModelInput` (one per recording, or per chunk of a long one).
+    """Paths or ``(path, fingerprint)`` -> :class:`ModelInput` (one per recording, or per
+    chunk of a long one), carrying the fingerprint.
 
     Example Usage::
 
@@ -131,7 +158,7 @@ class _AssembleFn(StageDoFn):
 
     def process(self, element):
         path, chunks = element
-        chunks = sorted(chunks, key=lambda c: c.chunk)
+        chunks = _unique_chunks(chunks)
         if len(chunks) != chunks[0].n_chunks or [c.chunk for c in chunks] != list(
                 range(chunks[0].n_chunks)):
             # A chunk of this recording failed earlier and was recorded as a dead letter.
@@ -140,7 +167,7 @@ class _AssembleFn(StageDoFn):
 
     def run(self, element):
         path, chunks = element
-        chunks = sorted(chunks, key=lambda c: c.chunk)
+        chunks = _unique_chunks(chunks)
         p1 = np.concatenate([c.p1 for c in chunks], axis=1)
         p2 = np.concatenate([c.p2 for c in chunks])
         first = chunks[0]
@@ -149,7 +176,13 @@ class _AssembleFn(StageDoFn):
         self._events.inc(len(events))
         self._detected.inc()
         yield Detection(path=path, events=events, fused=fused.astype(np.float32),
-                        duration_s=first.duration_s, montage=first.montage)
+                        duration_s=first.duration_s, montage=first.montage,
+                        fingerprint=first.fingerprint)
+
+
+def _unique_chunks(chunks):
+    """Chunks sorted by index, one per index (a retried stage may deliver one twice)."""
+    return list({c.chunk: c for c in sorted(chunks, key=lambda c: c.chunk)}.values())
 
 
 class DetectSeizures(beam.PTransform):

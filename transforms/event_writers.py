@@ -50,7 +50,7 @@ class _WriteFn(StageDoFn):
         # Written last: its presence marks a complete result (used by --incremental).
         record = dict(self._meta, source=detection.path, duration_s=detection.duration_s,
                       montage=detection.montage, events=len(detection.events),
-                      formats=list(self._formats))
+                      formats=list(self._formats), input_fingerprint=detection.fingerprint)
         atomic_write_text(base + RESULT_META_SUFFIX, json.dumps(record, sort_keys=True) + "\n")
         self._written.inc()
         yield detection.path, detection.duration_s
@@ -67,7 +67,9 @@ class WriteDetections(beam.PTransform):
     formats : sequence of str
         Any of ``csv_bi``, ``tse``, ``hyp``, ``events_tsv``; ``csv_bi`` is always written.
     meta : dict
-        JSON-able record stored beside each result (model version, ...).
+        JSON-able record stored beside each result (model version, ...). The record,
+        ``<bname>.result.json``, is written last and also holds the source, the formats
+        and the input's ``input_fingerprint``: ``--incremental`` reads it.
     """
 
     def __init__(self, output_dir, root, formats, meta):
