@@ -2,7 +2,7 @@
 
 Writes the EDF block by block (21 EEG electrodes with demo-corpus signals and seizures,
 11 other channels), then runs ``neurokube label`` on it in one worker process
-(DirectRunner, in-memory mode, chunks of ``--chunk_s``) and prints that process's peak
+(DirectRunner, in-memory mode, chunks of ``--chunk_s``, label's default) and prints that process's peak
 resident memory, its wall and CPU time, and the events found.
 
     python benchmarks/bench_long_recording.py [--hours 24] [--workdir DIR]
@@ -58,7 +58,7 @@ def write_long_edf(path, hours, seed=0):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=24.0)
-    parser.add_argument("--chunk_s", type=float, default=3600.0)
+    parser.add_argument("--chunk_s", type=float, default=1200.0)
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
     work = args.workdir or tempfile.mkdtemp(prefix="nk-long-")

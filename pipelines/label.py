@@ -18,11 +18,15 @@ from neurokube.transforms.fingerprint import SKIPPED, FingerprintRecordings
 from neurokube.transforms.writers import WriteDeadLetters, WriteRunSummary
 
 RUN_FILE = "run.json"
-DEFAULT_CHUNK_S = 3600.0
+# Recordings up to an hour are processed whole; longer ones in 20-minute chunks, which
+# keeps a worker under 2 GB even for 24-hour, 512 Hz recordings.
+DEFAULT_CHUNK_S = 1200.0
+DEFAULT_WHOLE_MAX_S = 3600.0
 
 
 def build_label_pipeline(p, inputs, output_dir, bundle, handler, formats=("csv_bi",),
-                         chunk_s=DEFAULT_CHUNK_S, options_record=None, incremental=False):
+                         chunk_s=DEFAULT_CHUNK_S, options_record=None, incremental=False,
+                         whole_max_s=DEFAULT_WHOLE_MAX_S):
     """Wire the label job into pipeline ``p``.
 
     Parameters
@@ -38,7 +42,9 @@ def build_label_pipeline(p, inputs, output_dir, bundle, handler, formats=("csv_b
     formats : sequence of str
         Event-file formats; ``csv_bi`` is always written.
     chunk_s : float
-        Recordings longer than this are processed in chunks of this length, s.
+        Chunk length for recordings longer than ``whole_max_s``, s.
+    whole_max_s : float
+        Recordings up to this long are processed whole, s.
     options_record : dict, optional
         Options to record in ``run.json``.
     incremental : bool
@@ -67,7 +73,8 @@ def build_label_pipeline(p, inputs, output_dir, bundle, handler, formats=("csv_b
     todo = paths | "Fingerprint" >> FingerprintRecordings(
         output_dir, inputs.root, bundle.version, formats, incremental)
     prepared = todo[MAIN] | "PrepareInputs" >> PrepareModelInputs(bundle.feature_spec,
-                                                             bundle.config, chunk_s)
+                                                             bundle.config, chunk_s,
+                                                             max(chunk_s, whole_max_s))
     found = prepared[MAIN] | "Detect" >> DetectSeizures(handler, bundle.p3,
                                                         bundle.config.step_s)
     written = found[MAIN] | "Write" >> WriteDetections(output_dir, inputs.root, formats, meta)
@@ -83,7 +90,8 @@ def build_label_pipeline(p, inputs, output_dir, bundle, handler, formats=("csv_b
              "inputs": len(inputs.paths), "input_root": inputs.root,
              "incremental": bool(incremental),
              "model_version": bundle.version, "formats": sorted(set(formats) | {"csv_bi"}),
-             "chunk_s": chunk_s, "options": options_record or {},
+             "chunk_s": chunk_s, "whole_max_s": max(chunk_s, whole_max_s),
+             "options": options_record or {},
              "versions": {"neurokube": __version__, "apache_beam": beam.__version__,
                           "python": platform.python_version()}},
              sums={"eeg_hours": hours}))

@@ -14,7 +14,8 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from neurokube.pipelines import runner_configs
-from neurokube.pipelines.label import DEFAULT_CHUNK_S, RUN_FILE, build_label_pipeline
+from neurokube.pipelines.label import (
+    DEFAULT_CHUNK_S, DEFAULT_WHOLE_MAX_S, RUN_FILE, build_label_pipeline)
 from neurokube.pipelines.options import add_io_arguments
 from neurokube.transforms.atomic_io import (
     atomic_write_text, check_output_location, join, read_bytes)
@@ -33,7 +34,9 @@ def add_parser(subparsers):
                         help=f"comma-separated event-file formats of {','.join(FORMATS)} "
                              "(csv_bi is always written)")
     parser.add_argument("--chunk_s", type=float, default=DEFAULT_CHUNK_S,
-                        help="recordings longer than this are processed in chunks, s")
+                        help="chunk length for recordings longer than --whole_max_s, s")
+    parser.add_argument("--whole_max_s", type=float, default=DEFAULT_WHOLE_MAX_S,
+                        help="recordings up to this long are processed whole, s")
     parser.add_argument("--p1_batch_windows", type=int, default=8192,
                         help="P1 windows per model call")
     parser.add_argument("--p2_batch_windows", type=int, default=1024,
@@ -78,7 +81,8 @@ def run(args, beam_argv):
     started = time.time()
     with beam.Pipeline(options=PipelineOptions(argv)) as p:
         build_label_pipeline(p, inputs, args.output, bundle, handler, formats=formats,
-                             chunk_s=args.chunk_s, options_record=record,
+                             chunk_s=args.chunk_s, whole_max_s=args.whole_max_s,
+                             options_record=record,
                              incremental=args.incremental)
     run_path = join(args.output, RUN_FILE)
     summary = json.loads(read_bytes(run_path))

@@ -31,14 +31,15 @@ class FailingDetectorHandler(DetectorModelHandler):
 
 
 def run_label(inputs, out, bundle_dir, handler_cls=DetectorModelHandler, formats=("csv_bi",),
-              chunk_s=3600.0, argv=(), p3=None):
+              chunk_s=3600.0, argv=(), p3=None, whole_max_s=None):
     bundle = ModelBundle.load(bundle_dir)
     if p3 is not None:
         bundle.p3 = p3
     p = beam.Pipeline(options=PipelineOptions(list(argv)))
     build_label_pipeline(p, inputs, str(out), bundle,
                          handler_cls(str(bundle_dir), p1_batch_windows=2000),
-                         formats=formats, chunk_s=chunk_s)
+                         formats=formats, chunk_s=chunk_s,
+                         whole_max_s=chunk_s if whole_max_s is None else whole_max_s)
     p.run().wait_until_finish()
     return json.loads((out / RUN_FILE).read_text())
 

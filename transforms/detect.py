@@ -2,7 +2,7 @@
 
 Example Usage::
 
-    inputs = paths | PrepareModelInputs(spec, config, chunk_s=3600)
+    inputs = paths | PrepareModelInputs(spec, config, chunk_s=1200, whole_max_s=3600)
     found = inputs[MAIN] | DetectSeizures(handler, p3_params)
 """
 import dataclasses
@@ -60,9 +60,10 @@ class _PrepareFn(StageDoFn):
 
     stage = "features"
 
-    def __init__(self, spec, config, chunk_s):
+    def __init__(self, spec, config, chunk_s, whole_max_s):
         super().__init__()
         self._spec, self._config, self._chunk_s = spec, config, chunk_s
+        self._whole_max_s = whole_max_s
         self._read = counter("recordings_read")
         self._chunks = counter("chunks")
         self._eeg_ms = distribution("recording_duration_ms")
@@ -77,7 +78,7 @@ class _PrepareFn(StageDoFn):
                         self._read.inc()
                         self._eeg_ms.update(int(src.duration_s * 1000))
                     for chunk in iter_model_inputs(src, self._spec, self._config,
-                                                   self._chunk_s):
+                                                   self._chunk_s, self._whole_max_s):
                         if chunk.chunk in emitted:
                             continue
                         emitted.add(chunk.chunk)
@@ -109,11 +110,14 @@ class PrepareModelInputs(beam.PTransform):
         inputs = paths | PrepareModelInputs(bundle.feature_spec, bundle.config, 3600)
     """
 
-    def __init__(self, spec, config, chunk_s):
+    def __init__(self, spec, config, chunk_s, whole_max_s=None):
         super().__init__()
         if chunk_s < 60:
             raise ValueError(f"chunk_s must be at least 60 s, got {chunk_s}")
-        self._fn = _PrepareFn(spec, config, float(chunk_s))
+        whole_max_s = chunk_s if whole_max_s is None else whole_max_s
+        if whole_max_s < chunk_s:
+            raise ValueError(f"whole_max_s ({whole_max_s}) must be at least chunk_s ({chunk_s})")
+        self._fn = _PrepareFn(spec, config, float(chunk_s), float(whole_max_s))
 
     def expand(self, paths):
         out = paths | "ReadAndFeaturize" >> beam.ParDo(self._fn).with_outputs(

@@ -100,38 +100,40 @@ class EdfSource:
 
     def read(self, start_s=0.0, stop_s=None):
         """float64 µV of each montage channel over ``[start_s, stop_s)`` (s, clipped)."""
-        signals = []
+        spans = []
         for i, fs in zip(self._chosen, self.fs_hz):
             first = max(0, int(round(start_s * fs)))
             last = self._counts[i] if stop_s is None else min(self._counts[i],
                                                               int(round(stop_s * fs)))
-            n = max(0, last - first)
-            if not n:
-                x = np.zeros(0)
-            elif self._records is not None:
-                x = self._records.physical(i, first, n)
-            else:
-                x = self._reader.readSignal(i, first, n, digital=False)
+            spans.append((i, first, max(0, last - first)))
+        if self._records is not None:
+            samples = self._records.physical(spans)
+        else:
+            samples = [self._reader.readSignal(i, first, n, digital=False) if n else np.zeros(0)
+                       for i, first, n in spans]
+        for (i, first, n), x in zip(spans, samples):
             if len(x) != n:
                 raise RecordingError(f"channel {self.all_labels[i]!r}: read {len(x)} of {n} "
                                      f"samples from {first} (truncated file?)")
             if not np.all(np.isfinite(x)):
                 raise RecordingError(f"channel {self.all_labels[i]!r} holds non-finite samples")
-            signals.append(x)
-        return signals
+        return samples
 
 
 class _EdfRecords:
     """Vectorised access to the 16-bit data records of a plain EDF/EDF+ file.
 
-    pyedflib opens and validates the file (header, size); the samples are then sliced
-    out of a memory map of the data records with NumPy, several times faster than
-    reading them sample block by sample block. Physical values use pyedflib's formula.
-    BDF (24-bit) files and anything unexpected fall back to pyedflib's reader.
+    pyedflib opens and validates the file (header, size); the data records spanning a
+    read are then loaded with one ``np.fromfile`` and every channel is sliced out of them,
+    several times faster than reading sample blocks channel by channel. Only the records
+    of the span are in memory (no map of the whole file, whose pages would stay resident).
+    Physical values use pyedflib's formula. BDF (24-bit) files and anything unexpected
+    fall back to pyedflib's reader.
     """
 
-    def __init__(self, data, offsets, counts, gains, offsets_phys):
-        self._data, self._offsets, self._counts = data, offsets, counts
+    def __init__(self, path, header_bytes, per_record, offsets, counts, gains, offsets_phys):
+        self._path, self._header_bytes, self._per_record = path, header_bytes, per_record
+        self._offsets, self._counts = offsets, counts
         self._gains, self._phys_offsets = gains, offsets_phys
 
     @classmethod
@@ -153,10 +155,7 @@ class _EdfRecords:
         kept = [k for k, label in enumerate(raw_labels) if label != "EDF Annotations"]
         if [raw_labels[k] for k in kept] != [str(x).strip() for x in labels]:
             return None
-        n_records = int(reader.datarecords_in_file)
         per_record = sum(samples)
-        data = np.memmap(local_path, dtype="<i2", mode="r", offset=header_bytes,
-                         shape=(n_records, per_record))
         starts = np.concatenate([[0], np.cumsum(samples)])
         offsets = [int(starts[k]) for k in kept]
         counts = [samples[k] for k in kept]
@@ -167,15 +166,25 @@ class _EdfRecords:
                 header["digital_max"] - header["digital_min"])
             gains.append(gain)
             phys_offsets.append(header["physical_max"] / gain - header["digital_max"])
-        return cls(data, offsets, counts, gains, phys_offsets)
+        return cls(local_path, header_bytes, per_record, offsets, counts, gains, phys_offsets)
 
-    def physical(self, signal, first, n):
-        """``n`` samples of ``signal`` from sample ``first``, µV (float64)."""
-        per = self._counts[signal]
-        r0, r1 = first // per, -(-(first + n) // per)
-        block = self._data[r0:r1, self._offsets[signal]:self._offsets[signal] + per]
-        digital = block.reshape(-1)[first - r0 * per:first - r0 * per + n]
-        return self._gains[signal] * (digital.astype(np.float64) + self._phys_offsets[signal])
+    def physical(self, spans):
+        """µV (float64) of each ``(signal, first sample, n samples)`` span."""
+        wanted = [(i, first, n) for i, first, n in spans if n > 0]
+        if not wanted:
+            return [np.zeros(0) for _ in spans]
+        r0 = min(first // self._counts[i] for i, first, _ in wanted)
+        r1 = max(-(-(first + n) // self._counts[i]) for i, first, n in wanted)
+        records = np.fromfile(self._path, dtype="<i2", count=(r1 - r0) * self._per_record,
+                              offset=self._header_bytes + 2 * r0 * self._per_record)
+        records = records.reshape(-1, self._per_record)
+        out = []
+        for i, first, n in spans:
+            per = self._counts[i]
+            block = records[:, self._offsets[i]:self._offsets[i] + per].reshape(-1)
+            digital = block[first - r0 * per:first - r0 * per + n]
+            out.append(self._gains[i] * (digital.astype(np.float64) + self._phys_offsets[i]))
+        return out
 
 
 @contextlib.contextmanager

@@ -1,7 +1,7 @@
 """From an open EDF to normalised model inputs, whole or in chunks with context.
 
-A recording up to ``chunk_s`` long becomes one :class:`ModelInput`. A longer one is read
-twice, chunk by chunk, so memory stays bounded: pass 1 finds the max-abs normalisation
+A recording up to ``whole_max_s`` long becomes one :class:`ModelInput`. A longer one is read
+twice, in chunks of ``chunk_s``, so memory stays bounded: pass 1 finds the max-abs normalisation
 scale over the whole recording, pass 2 emits chunks whose features carry
 ``ModelConfig.context_steps`` of context, enough that every output equals that of
 processing the recording whole. Chunk edges fall on whole seconds, where the polyphase
@@ -57,10 +57,14 @@ def _whole_seconds(x):
     return float(math.floor(x + 1e-9))
 
 
-def iter_model_inputs(src, spec, config, chunk_s):
-    """Yield the :class:`ModelInput` chunks of an open recording (one if it is short)."""
+def iter_model_inputs(src, spec, config, chunk_s, whole_max_s=None):
+    """Yield the :class:`ModelInput` chunks of an open recording.
+
+    Recordings up to ``whole_max_s`` (default ``chunk_s``) seconds give one input; longer
+    ones are cut into ``chunk_s`` chunks (two passes over the file).
+    """
     duration = src.duration_s
-    if duration <= chunk_s:
+    if duration <= (chunk_s if whole_max_s is None else whole_max_s):
         feats, tcp = tcp_features(src, spec, 0.0, duration, 0.0)
         full = zero_fill(feats, tcp.mask, config)
         full /= max_abs_scale(full, config)[:, None, :]

@@ -182,16 +182,17 @@ def to_tcp(signals_uv, raw_labels, fs_hz, spec, path=""):
     missing = [e for e in needed if e not in wanted]
     if missing:
         raise RecordingError(f"montage electrodes missing: {', '.join(missing)} (montage {kind})")
-    # Resample electrode by electrode grouped by rate, so mixed-rate files work.
-    by_rate = {}
+    # Resample electrode by electrode (mixed-rate files work, and no stacked copy of the
+    # whole recording is made), cut to the shortest channel of each rate.
+    shortest = {}
     for name in needed:
-        by_rate.setdefault(float(fs_hz[wanted[name]]), []).append(name)
+        rate = float(fs_hz[wanted[name]])
+        shortest[rate] = min(shortest.get(rate, np.inf), len(signals_uv[wanted[name]]))
     electrodes = {}
-    for rate, names in sorted(by_rate.items()):
-        n = min(len(signals_uv[wanted[e]]) for e in names)
-        block = np.stack([np.asarray(signals_uv[wanted[e]][:n], dtype=np.float64) for e in names])
-        out = resample(block, rate, spec)
-        electrodes.update(zip(names, out))
+    for name in needed:
+        rate = float(fs_hz[wanted[name]])
+        x = np.asarray(signals_uv[wanted[name]][:int(shortest[rate])], dtype=np.float64)
+        electrodes[name] = resample(x[None, :], rate, spec)[0]
     n_samples = min(len(v) for v in electrodes.values())
     if n_samples == 0:
         raise RecordingError("no samples in the montage channels")
