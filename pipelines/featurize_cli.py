@@ -22,6 +22,9 @@ def add_parser(subparsers):
         "featurize", help="EDF recordings -> TCP montage -> 26 LFCC features per channel",
         description="Compute the LFCC features of every recording; Beam flags may follow.")
     add_io_arguments(parser)
+    parser.add_argument("--feature_spec", default=None,
+                        help="JSON file with a feature specification (default: the "
+                             "reference front end)")
     runner_configs.add_runner_config_argument(parser, default="direct")
     parser.set_defaults(run=run)
     return parser

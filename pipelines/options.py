@@ -1,15 +1,13 @@
-"""Application flags of every NeuroKube job, as one Beam ``PipelineOptions`` subclass.
+"""Job flags shared by the ``neurokube`` subcommands (runner flags stay Beam's own).
 
-Runner flags (``--runner``, ``--direct_num_workers``...) stay Beam's own and usually
-come from ``runner_configs/``; the flags here describe the job. The same definitions
-feed the ``neurokube`` subcommands' ``--help``.
+Runner settings (``--runner``, ``--direct_num_workers``...) come from ``runner_configs/``
+and explicit Beam flags; the flags here describe the job.
 
 Example::
 
-    opts = PipelineOptions(["--input", "corpus/", "--output", "out/"]).view_as(NeuroKubeOptions)
+    parser = argparse.ArgumentParser()
+    add_io_arguments(parser)
 """
-from apache_beam.options.pipeline_options import PipelineOptions
-
 from neurokube.transforms.feature_spec import FeatureSpec
 
 
@@ -20,21 +18,10 @@ def add_io_arguments(parser):
                              "local paths or gs:// URLs")
     parser.add_argument("--output", dest="output",
                         help="output folder (local path or gs:// URL)")
-    parser.add_argument("--feature_spec", dest="feature_spec", default=None,
-                        help="JSON file with a feature specification (default: the "
-                             "reference front end, or the model's for label)")
-
-
-class NeuroKubeOptions(PipelineOptions):
-    """Job flags shared by the NeuroKube pipelines."""
-
-    @classmethod
-    def _add_argparse_args(cls, parser):
-        add_io_arguments(parser)
 
 
 def require(options, *names):
-    """Raise a clear error when required application flags are missing."""
+    """Raise a clear error when required flags are missing."""
     missing = [f"--{n}" for n in names if not getattr(options, n, None)]
     if missing:
         raise ValueError(f"missing required flag(s): {', '.join(missing)}")
