@@ -70,9 +70,12 @@ def regression_deltas(stream, half_width, out):
     pad[-2] = (half_width, half_width)
     padded = np.pad(stream, pad, mode="edge")
     out[...] = 0.0
+    term = np.empty(stream.shape, dtype=padded.dtype)
     for n in range(1, half_width + 1):  # a loop over the half-width, not over frames
-        out += n * (padded[..., half_width + n:half_width + n + n_frames, :]
-                    - padded[..., half_width - n:half_width - n + n_frames, :])
+        np.subtract(padded[..., half_width + n:half_width + n + n_frames, :],
+                    padded[..., half_width - n:half_width - n + n_frames, :], out=term)
+        term *= n
+        out += term
     out /= 2.0 * sum(n * n for n in range(1, half_width + 1))
     return out
 
@@ -94,27 +97,29 @@ def frame_energy_and_cepstra(x, spec):
     n_channels, n_samples = x.shape
     n_frames = frame_count(n_samples, spec)
     start = spec.window_offset_samples
-    # Zero-pad so every window x[hop*t - start : hop*t - start + win] exists.
+    # Zero-pad so every window x[hop*t - start : hop*t - start + win] exists; one channel
+    # at a time into one reused buffer (touching fresh memory for all channels at once
+    # costs more than the arithmetic).
     right = max(0, hop * (n_frames - 1) - start + win - n_samples)
-    padded = np.zeros((n_channels, start + n_samples + right), dtype=np.float64)
-    padded[:, start:start + n_samples] = x
-    windows = sliding_window_view(padded, win, axis=1)[:, ::hop][:, :n_frames]
+    padded = np.zeros(start + n_samples + right, dtype=np.float64)
+    windows = sliding_window_view(padded, win)[::hop][:n_frames]
     dft = _windowed_dft(spec.n_fft, win)
-    n_bins = spec.n_fft // 2 + 1
     energy_weights = _window(win) ** 2
     bank = _filterbank(spec.n_fft, float(spec.target_fs_hz), spec.n_filters,
                        float(spec.filter_lo_hz), float(spec.filter_hi_hz))
+    n_bins = spec.n_fft // 2 + 1
     cepstra = np.empty((n_channels, n_frames, spec.n_cepstra), dtype=np.float64)
-    # Blocks of frames keep the working set in cache and memory bounded.
     for c in range(n_channels):
+        padded[start:start + n_samples] = x[c]
+        # Blocks of frames keep the working set in cache.
         for lo in range(0, n_frames, _BLOCK_FRAMES):
             hi = min(n_frames, lo + _BLOCK_FRAMES)
-            frames = np.ascontiguousarray(windows[c, lo:hi])
+            frames = np.ascontiguousarray(windows[lo:hi])
             spectrum = frames @ dft
-            power = spectrum[:, :n_bins] ** 2
-            power += spectrum[:, n_bins:] ** 2
-            log_energies = np.log(np.maximum(power @ bank, spec.log_floor))
-            block = scipy.fft.dct(log_energies, type=2, norm="ortho", axis=-1)
+            spectrum *= spectrum
+            energies = np.add(spectrum[:, :n_bins], spectrum[:, n_bins:]) @ bank
+            np.log(np.maximum(energies, spec.log_floor, out=energies), out=energies)
+            block = scipy.fft.dct(energies, type=2, norm="ortho", axis=-1, overwrite_x=True)
             cepstra[c, lo:hi, 1:] = block[:, 1:spec.n_cepstra]
             cepstra[c, lo:hi, 0] = np.log(spec.energy_floor + (frames * frames) @ energy_weights)
     return cepstra
