@@ -75,6 +75,9 @@ class DetectorModelHandler(ModelHandler):
             os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
         else:
             os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+            # Full float32 on GPUs: TF32 matmuls moved posteriors by ~1e-3 against the CPU
+            # run on an H200 (benchmarks/gpu_check.py); with this they agree to ~1e-5.
+            os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")
         from neurokube.models.bundle import ModelBundle
         bundle = ModelBundle.load(self._bundle_dir)
         _LOG.info("loaded model bundle %s from %s", bundle.version, self._bundle_dir)
