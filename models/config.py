@@ -79,8 +79,7 @@ class ModelConfig:
         return past, 2 * self.half_window
 
     def to_dict(self):
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in dataclasses.fields(self)}
+        return fields_as_json(self)
 
     @classmethod
     def from_dict(cls, data):
@@ -119,6 +118,12 @@ class P3Params:
     @classmethod
     def from_dict(cls, data):
         return cls(**data)
+
+
+def fields_as_json(obj):
+    """A dataclass's fields as a JSON-able dict (tuples become lists)."""
+    return {f.name: (list(v) if isinstance(v := getattr(obj, f.name), tuple) else v)
+            for f in dataclasses.fields(obj)}
 
 
 def dumps(obj):

@@ -17,7 +17,7 @@ import logging
 
 import numpy as np
 
-from neurokube.models.config import ModelConfig, P3Params
+from neurokube.models.config import ModelConfig, P3Params, fields_as_json
 from neurokube.models.inputs import window_index
 from neurokube.models.postprocess import detect_events, fuse
 
@@ -64,8 +64,7 @@ class TrainConfig:
     p3_top_k: tuple = (3,)
 
     def to_dict(self):
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in dataclasses.fields(self)}
+        return fields_as_json(self)
 
 
 def read_examples(file_pattern):

@@ -128,21 +128,28 @@ class _ExampleFn(StageDoFn):
                            chunk.duration_s).SerializeToString()
 
 
-class BuildExamples(beam.PTransform):
-    """EDF paths (with annotations beside them) -> serialized training examples.
+class _BuildExamples(beam.PTransform):
+    """Paths -> serialized examples through one example DoFn; dead letters beside."""
 
-    Returns ``{MAIN: bytes, DEAD_LETTER: dead letters}``.
-    """
+    _fn_class = None
 
     def __init__(self, spec, config):
         super().__init__()
-        self._fn = _ExampleFn(spec, config)
+        self._fn = self._fn_class(spec, config)
 
     def expand(self, paths):
         out = paths | "MakeExamples" >> beam.ParDo(self._fn).with_output_types(
             bytes).with_outputs(DEAD_LETTER, main=MAIN)
         return {MAIN: out[MAIN], DEAD_LETTER: out[DEAD_LETTER]}
 
+
+class BuildExamples(_BuildExamples):
+    """EDF paths (with annotations beside them) -> serialized training examples.
+
+    Returns ``{MAIN: bytes, DEAD_LETTER: dead letters}``.
+    """
+
+    _fn_class = _ExampleFn
 
 BONN_FS_HZ = 173.61
 BONN_SEIZURE_SET = "S"
@@ -190,14 +197,7 @@ class _BonnExampleFn(StageDoFn):
                            labels, intervals, duration).SerializeToString()
 
 
-class BuildBonnExamples(beam.PTransform):
+class BuildBonnExamples(_BuildExamples):
     """Bonn segment paths -> serialized one-channel P1 training examples."""
 
-    def __init__(self, spec, config):
-        super().__init__()
-        self._fn = _BonnExampleFn(spec, config)
-
-    def expand(self, paths):
-        out = paths | "MakeBonnExamples" >> beam.ParDo(self._fn).with_output_types(
-            bytes).with_outputs(DEAD_LETTER, main=MAIN)
-        return {MAIN: out[MAIN], DEAD_LETTER: out[DEAD_LETTER]}
+    _fn_class = _BonnExampleFn
