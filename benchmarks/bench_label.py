@@ -9,7 +9,7 @@
 
 Prints EEG-hours ÷ CPU-core-hours (target >= 1,000x per core) and the shares.
 
-    python benchmarks/bench_label.py [--records 20 --minutes 30] [--workdir DIR]
+    python benchmarks/bench_label.py [--records 20 --minutes 30] [--rates 250,256,400,512]
 """
 import os
 
@@ -80,6 +80,9 @@ def main():
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--model", default=None, help="bundle (default: the shipped model)")
+    parser.add_argument("--rates", default="250,256,400,512",
+                        help="sampling rates, cycled over the recordings; e.g. 17 x 250 "
+                             "then 256,400,512 approximates TUEG's mix (87 %% at 250 Hz)")
     args = parser.parse_args()
     from neurokube.models.bundle import REFERENCE_BUNDLE
     from neurokube.pipelines.demo_corpus import make_demo_corpus
@@ -87,7 +90,8 @@ def main():
     work = args.workdir or tempfile.mkdtemp(prefix="nk-bench-")
     corpus, results = os.path.join(work, "corpus"), os.path.join(work, "results")
     shutil.rmtree(results, ignore_errors=True)
-    paths = make_demo_corpus(corpus, args.records, args.minutes, seed=42)
+    rates = tuple(int(r) for r in args.rates.split(","))
+    paths = make_demo_corpus(corpus, args.records, args.minutes, seed=42, rates=rates)
     cores = os.cpu_count()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.time()
