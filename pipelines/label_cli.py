@@ -7,6 +7,7 @@ Example::
     neurokube label --input gs://corpus/edf/ --output gs://results/v3/ --incremental
 """
 import json
+import os
 import sys
 import time
 
@@ -21,6 +22,21 @@ from neurokube.transforms.atomic_io import (
     atomic_write_text, check_output_location, join, read_bytes)
 from neurokube.transforms.event_writers import FORMATS
 from neurokube.transforms.sources import list_recordings
+
+
+# One thread each for BLAS/OpenMP and TensorFlow's thread pools.
+MATH_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def pin_math_threads_for_local_workers(argv):
+    """On the DirectRunner in multi-processing mode there is one worker per core: one math
+    thread per worker avoids oversubscribing the cores (set before the workers start; an
+    explicit environment variable wins)."""
+    if any(a in ("--direct_running_mode=multi_processing", "multi_processing") for a in argv) \
+            and not any(a.startswith("--runner=") and "Direct" not in a for a in argv):
+        for var in MATH_THREAD_VARS:
+            os.environ.setdefault(var, "1")
 
 
 def add_parser(subparsers):
@@ -75,6 +91,7 @@ def run(args, beam_argv):
                                    large_model=args.large_model, model_copies=args.model_copies,
                                    device=args.device)
     argv = runner_configs.resolve_beam_args(args.runner_config, beam_argv)
+    pin_math_threads_for_local_workers(argv)
     record = {"input": args.input, "model": bundle_dir, "formats": formats,
               "runner_config": args.runner_config, "beam_args": argv,
               "incremental": args.incremental}

@@ -51,3 +51,17 @@ def test_missing_input_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no recordings match"):
         main(["featurize", "--input", str(tmp_path / "nothing/*.edf"), "--output",
               str(tmp_path / "o")])
+
+
+def test_local_workers_get_one_math_thread_each(monkeypatch):
+    from neurokube.pipelines.label_cli import MATH_THREAD_VARS, pin_math_threads_for_local_workers
+    for var in MATH_THREAD_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # an explicit setting wins
+    pin_math_threads_for_local_workers(["--runner=FlinkRunner"])
+    assert "TF_NUM_INTRAOP_THREADS" not in __import__("os").environ
+    pin_math_threads_for_local_workers(["--runner=DirectRunner",
+                                        "--direct_running_mode=multi_processing"])
+    import os
+    assert os.environ["OMP_NUM_THREADS"] == "3"
+    assert all(os.environ[v] == "1" for v in MATH_THREAD_VARS if v != "OMP_NUM_THREADS")
