@@ -95,7 +95,9 @@ class DetectorModelHandler(ModelHandler):
                 inference = InferenceFailure(element.path, str(exc))
             except Exception as exc:  # noqa: BLE001 - one bad element must not sink the batch
                 inference = InferenceFailure(element.path, f"{type(exc).__name__}: {exc}")
-            results.append(PredictionResult(example=element, inference=inference))
+            # The example is named by its path: the features stay out of the result, so
+            # nothing downstream copies or measures them again.
+            results.append(PredictionResult(example=element.path, inference=inference))
         return results
 
     def get_num_bytes(self, batch):

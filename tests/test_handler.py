@@ -47,7 +47,7 @@ def test_many_windows_per_call_and_isolated_failures(random_bundle):
     broken = _input("c.edf", 30, 3)
     broken.hi_step = 99  # asks for steps beyond its features
     results = handler.run_inference([good_a, broken, good_b], detector)
-    assert [r.example.path for r in results] == ["a.edf", "c.edf", "b.edf"]
+    assert [r.example for r in results] == ["a.edf", "c.edf", "b.edf"]
     assert isinstance(results[1].inference, InferenceFailure)
     assert "exceed its features" in results[1].inference.reason
     a, b = results[0].inference, results[2].inference

@@ -7,6 +7,7 @@ Example Usage::
 """
 import dataclasses
 import logging
+import pickle
 import time
 import typing
 
@@ -49,6 +50,29 @@ class Detection:
     duration_s: float
     montage: str
     fingerprint: typing.Optional[str] = None
+
+
+class ModelInputCoder(beam.coders.Coder):
+    """Pickles a :class:`ModelInput`, and sizes it from its array without encoding it.
+
+    Beam samples the byte size of elements for its progress metrics; for a generic pickled
+    object that means pickling it (tens of MB for a recording) once more per PCollection.
+    """
+
+    def encode(self, value):
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def decode(self, encoded):
+        return pickle.loads(encoded)
+
+    def estimate_size(self, value):
+        return int(value.features.nbytes) + 512
+
+    def is_deterministic(self):
+        return False
+
+
+beam.coders.registry.register_coder(ModelInput, ModelInputCoder)
 
 
 class _PrepareFn(StageDoFn):
@@ -120,8 +144,8 @@ class PrepareModelInputs(beam.PTransform):
         self._fn = _PrepareFn(spec, config, float(chunk_s), float(whole_max_s))
 
     def expand(self, paths):
-        out = paths | "ReadAndFeaturize" >> beam.ParDo(self._fn).with_outputs(
-            DEAD_LETTER, main=MAIN)
+        out = paths | "ReadAndFeaturize" >> beam.ParDo(self._fn).with_output_types(
+            ModelInput).with_outputs(DEAD_LETTER, main=MAIN)
         return {MAIN: out[MAIN], DEAD_LETTER: out[DEAD_LETTER]}
 
 
