@@ -9,7 +9,6 @@ the throughput budget of about 2 CPU-seconds per EEG-hour for all models on one 
 and P1 runs 22 × 3,600 windows per EEG-hour. ``benchmarks/bench_label.py`` measures it.
 """
 import dataclasses
-import json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +124,3 @@ def fields_as_json(obj):
     return {f.name: (list(v) if isinstance(v := getattr(obj, f.name), tuple) else v)
             for f in dataclasses.fields(obj)}
 
-
-def dumps(obj):
-    return json.dumps(obj.to_dict(), sort_keys=True)

@@ -12,7 +12,6 @@ Example::
     FeatureSpec.from_json(spec.to_json()) == spec
 """
 import dataclasses
-import hashlib
 import json
 
 # The TCP bipolar montage (PUB): (minuend, subtrahend) electrodes in montage order.
@@ -149,9 +148,6 @@ class FeatureSpec:
     def from_json(cls, text):
         return cls.from_dict(json.loads(text))
 
-    def fingerprint(self):
-        """A short content hash identifying this exact front end."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
 
 
 def _jsonable(value):
