@@ -17,7 +17,7 @@ import logging
 
 import numpy as np
 
-from neurokube.models.config import ModelConfig, P3Params, fields_as_json
+from neurokube.models.config import P3Params, fields_as_json
 from neurokube.models.inputs import window_index
 from neurokube.models.postprocess import detect_events, fuse
 

@@ -5,7 +5,6 @@ plus non-EEG channels), background from the Bonn Z/O sets and one seizure from t
 on a left-temporal group of electrodes, is labelled end to end with the default model.
 """
 import numpy as np
-import pytest
 from scipy.signal import resample
 
 from neurokube.models.bundle import REFERENCE_BUNDLE, ModelBundle

@@ -265,7 +265,7 @@ def test_unpaired_recordings_are_listed(tmp_path):
 
 def test_duration_mismatch_names_both_files(tmp_path):
     ref = csv_bi(tmp_path / "ref" / "r.csv_bi", 301, [], duration_text="301.00 secs")
-    hyp = csv_bi(tmp_path / "hyp" / "r.csv_bi", 300, [])
+    csv_bi(tmp_path / "hyp" / "r.csv_bi", 300, [])
     with pytest.raises(ScoringError, match=r"duration mismatch.*ref/r\.csv_bi.*hyp/r\.csv_bi"):
         score_pairs(pair_files(tmp_path / "ref", tmp_path / "hyp"))
     same = csv_bi(tmp_path / "hyp2" / "r.csv_bi", 301, [], duration_text="301.0000 secs")

@@ -149,7 +149,6 @@ class FeatureSpec:
         return cls.from_dict(json.loads(text))
 
 
-
 def _jsonable(value):
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
