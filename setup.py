@@ -8,7 +8,9 @@ from setuptools import setup
 
 # Exact pins: the set below installs together on Python 3.11 and is the one the tests,
 # the benchmarks and the shipped model were run with (tfx-bsl 1.21 needs TF 2.21 and
-# protobuf 6; apache-beam 2.77 has a Flink job-server jar on Maven Central).
+# protobuf 6, which rules out older Beam releases). Beam Java 2.77's Flink job server is
+# not on the Maven Central mirror this project builds with; .ci/fetch_flink_job_server.sh
+# explains the fallback.
 INSTALL_REQUIRES = [
     "apache-beam[gcp]==2.77.0",
     "tensorflow==2.21.0",
