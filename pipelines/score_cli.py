@@ -11,12 +11,10 @@ Example::
 """
 import argparse
 import json
-import os
 import sys
-import tempfile
-from pathlib import Path
 
 from neurokube.transforms.annotations import AnnotationError
+from neurokube.transforms.atomic_io import atomic_write_text
 from neurokube.transforms.scoring import DEFAULT_SCORERS, SCORERS, ScoringError, pair_files, \
     score_pairs
 
@@ -76,16 +74,7 @@ def format_table(result):
 
 
 def _write_json(result, path):
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(result, out, indent=2)
-            out.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write_text(str(path), json.dumps(result, indent=2) + "\n")
 
 
 def run(args, extra_argv):

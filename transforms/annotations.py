@@ -29,9 +29,7 @@ Example::
 import dataclasses
 import datetime
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -550,13 +548,6 @@ def write_annotation(annotation, path, fmt):
     if fmt not in WRITERS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {sorted(WRITERS)}")
     text = WRITERS[fmt](annotation)
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    from neurokube.transforms.atomic_io import atomic_write_text  # Beam's FileSystems
+    atomic_write_text(str(path), text)
+    return Path(path)

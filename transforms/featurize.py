@@ -16,11 +16,11 @@ import apache_beam as beam
 import numpy as np
 
 from neurokube.transforms.dead_letters import (
-    DEAD_LETTER, MAIN, DeadLetter, RecordingError, StageDoFn, counter, distribution)
+    DEAD_LETTER, MAIN, DeadLetter, StageDoFn, counter, distribution)
 from neurokube.transforms.edf_io import Recording, read_recording
 from neurokube.transforms.feature_spec import FeatureSpec
 from neurokube.transforms.features import lfcc
-from neurokube.transforms.montage import TcpSignals, to_tcp
+from neurokube.transforms.montage import TcpSignals, checked_tcp
 
 
 @dataclasses.dataclass
@@ -91,14 +91,8 @@ class _TcpFn(StageDoFn):
         self._spec = spec
 
     def run(self, rec):
-        try:
-            tcp = to_tcp(rec.signals_uv, rec.labels, rec.fs_hz, self._spec, path=rec.path)
-        except RecordingError as exc:
-            raise RecordingError(f"{exc} (channels in file: {', '.join(rec.all_labels)})") from exc
-        if tcp.data_uv.shape[1] < self._spec.hop_samples:
-            raise RecordingError(
-                f"recording shorter than one {self._spec.frame_s:g} s frame "
-                f"({tcp.data_uv.shape[1]} samples at {tcp.fs_hz} Hz)")
+        tcp = checked_tcp(rec.signals_uv, rec.labels, rec.fs_hz, self._spec, rec.path,
+                          rec.all_labels)
         yield TcpRecording(path=rec.path, tcp=tcp, duration_s=rec.duration_s)
 
 

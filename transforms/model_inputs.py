@@ -19,9 +19,8 @@ import numpy as np
 
 from neurokube.models.detector import ModelInput
 from neurokube.models.inputs import max_abs_scale, zero_fill
-from neurokube.transforms.dead_letters import RecordingError
 from neurokube.transforms.features import lfcc
-from neurokube.transforms.montage import to_tcp
+from neurokube.transforms.montage import checked_tcp
 
 # Signal context around a chunk for the resampler and the frame/delta windows, s.
 SIGNAL_CONTEXT_S = 2.0
@@ -39,13 +38,8 @@ def tcp_features(src, spec, start_s, stop_s, context_s=SIGNAL_CONTEXT_S):
     """
     lo = max(0.0, start_s - context_s)
     hi = min(src.duration_s, stop_s + context_s)
-    try:
-        tcp = to_tcp(src.read(lo, hi), src.labels, src.fs_hz, spec, path=src.path)
-    except RecordingError as exc:
-        raise RecordingError(f"{exc} (channels in file: {', '.join(src.all_labels)})") from exc
-    if lo == 0.0 and tcp.data_uv.shape[1] < spec.hop_samples:
-        raise RecordingError(f"recording shorter than one {spec.frame_s:g} s frame "
-                             f"({tcp.data_uv.shape[1]} samples at {tcp.fs_hz} Hz)")
+    tcp = checked_tcp(src.read(lo, hi), src.labels, src.fs_hz, spec, src.path, src.all_labels,
+                      from_start=lo == 0.0)
     feats = lfcc(tcp.data_uv, spec)
     frames_per_s = int(round(1.0 / spec.frame_s))
     first = int(round((start_s - lo) * frames_per_s))

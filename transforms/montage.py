@@ -207,3 +207,19 @@ def to_tcp(signals_uv, raw_labels, fs_hz, spec, path=""):
     channels = tuple(ch for ch, keep in zip(TCP_CHANNELS, mask) if keep)
     return TcpSignals(data_uv=data, channels=channels, mask=mask, fs_hz=spec.target_fs_hz,
                       montage=kind)
+
+
+def checked_tcp(signals_uv, raw_labels, fs_hz, spec, path, file_labels, from_start=True):
+    """:func:`to_tcp` for a span read from a file, with the errors a user needs.
+
+    A montage error also lists every channel of the file (``file_labels``); a span that
+    starts the recording (``from_start``) and is shorter than one frame is refused.
+    """
+    try:
+        tcp = to_tcp(signals_uv, raw_labels, fs_hz, spec, path=path)
+    except RecordingError as exc:
+        raise RecordingError(f"{exc} (channels in file: {', '.join(file_labels)})") from exc
+    if from_start and tcp.data_uv.shape[1] < spec.hop_samples:
+        raise RecordingError(f"recording shorter than one {spec.frame_s:g} s frame "
+                             f"({tcp.data_uv.shape[1]} samples at {tcp.fs_hz} Hz)")
+    return tcp
