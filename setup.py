@@ -1,8 +1,10 @@
 """NeuroKube: seizure labelling of clinical EEG at corpus scale on Apache Beam.
 
-The source folders ``pipelines/``, ``transforms/`` and ``models/`` are installed as
-``neurokube.pipelines``, ``neurokube.transforms`` and ``neurokube.models`` so that the
-project imports under one name on every Beam worker.
+The source folders ``pipelines/``, ``transforms/``, ``models/`` and ``runner_configs/`` are
+installed as ``neurokube.pipelines``, ``neurokube.transforms``, ``neurokube.models`` and
+``neurokube.runner_configs`` beside the Beam-free core ``neurokube.core``, so that the
+project imports under one name on every Beam worker. The build backend is declared in
+``pyproject.toml``.
 """
 from setuptools import setup
 
@@ -22,6 +24,7 @@ INSTALL_REQUIRES = [
     "google-cloud-storage==3.17.1",
     "timescoring==0.0.7",
     "pyyaml==6.0.4",
+    "matplotlib==3.11.2",
 ]
 TEST_REQUIRES = [
     "pytest==9.2.0",
@@ -37,18 +40,28 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=[
         "neurokube",
-        "neurokube.pipelines",
-        "neurokube.transforms",
-        "neurokube.transforms.scoring",
+        "neurokube.core",
+        "neurokube.core.formats",
+        "neurokube.core.scoring",
         "neurokube.models",
+        "neurokube.models.reference",
+        "neurokube.transforms",
+        "neurokube.pipelines",
+        "neurokube.runner_configs",
     ],
     package_dir={
         "neurokube": "neurokube",
-        "neurokube.pipelines": "pipelines",
-        "neurokube.transforms": "transforms",
         "neurokube.models": "models",
+        "neurokube.transforms": "transforms",
+        "neurokube.pipelines": "pipelines",
+        "neurokube.runner_configs": "runner_configs",
     },
-    package_data={"neurokube.models": ["reference/*", "reference/**/*"]},
+    # The shipped model and the runner configurations are data, read through
+    # importlib.resources wherever the package is installed.
+    package_data={
+        "neurokube.models.reference": ["*.keras", "*.json", "*.md", "VERSION"],
+        "neurokube.runner_configs": ["*.yaml", "*/*.yaml", "*/*.json", "*/*.md", "*/*.py"],
+    },
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": TEST_REQUIRES},

@@ -19,10 +19,10 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neurokube.pipelines.demo_corpus import ELECTRODES, EXTRA_CHANNELS, background  # noqa: E402
-from neurokube.transforms.edf_io import read_recording, write_edf  # noqa: E402
-from neurokube.transforms.feature_spec import FeatureSpec  # noqa: E402
-from neurokube.transforms.features import lfcc  # noqa: E402
-from neurokube.transforms.montage import to_tcp  # noqa: E402
+from neurokube.core.edf import read_recording, write_edf  # noqa: E402
+from neurokube.core.feature_spec import FeatureSpec  # noqa: E402
+from neurokube.core.lfcc import lfcc  # noqa: E402
+from neurokube.core.montage import to_tcp  # noqa: E402
 
 DURATION_S = 3600.0
 

@@ -38,15 +38,15 @@ def cpu_seconds(usage):
 def stage_breakdown(paths, bundle_dir, out_dir):
     """CPU seconds of each stage, run in this process one recording at a time."""
     from neurokube.models.bundle import ModelBundle
-    from neurokube.models.inputs import max_abs_scale, zero_fill
-    from neurokube.models.detector import ModelInput
+    from neurokube.core.model_inputs import max_abs_scale, zero_fill
+    from neurokube.core.model_inputs import ModelInput
     from neurokube.models.postprocess import detect_events, fuse
     from neurokube.transforms.detect import Detection
-    from neurokube.transforms.edf_io import open_recording
+    from neurokube.core.edf import open_recording
     from neurokube.transforms.event_writers import WRITER_SUFFIXES, format_detection
-    from neurokube.transforms.atomic_io import atomic_write_text
-    from neurokube.transforms.features import lfcc
-    from neurokube.transforms.montage import to_tcp
+    from neurokube.core.paths import atomic_write_text
+    from neurokube.core.lfcc import lfcc
+    from neurokube.core.montage import to_tcp
 
     bundle = ModelBundle.load(bundle_dir)
     det = bundle.detector()

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from neurokube.transforms.scoring import DEFAULT_SCORERS, pair_files, score_pairs
+from neurokube.core.scoring import DEFAULT_SCORERS, pair_files, score_pairs
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nedc_example"
 

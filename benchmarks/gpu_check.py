@@ -17,10 +17,10 @@ import numpy as np
 
 def model_input(hours=1.0, seed=0):
     from neurokube.models.config import ModelConfig
-    from neurokube.models.detector import ModelInput
-    from neurokube.models.inputs import max_abs_scale, zero_fill
-    from neurokube.transforms.feature_spec import FeatureSpec
-    from neurokube.transforms.features import lfcc
+    from neurokube.core.model_inputs import ModelInput
+    from neurokube.core.model_inputs import max_abs_scale, zero_fill
+    from neurokube.core.feature_spec import FeatureSpec
+    from neurokube.core.lfcc import lfcc
     rng = np.random.default_rng(seed)
     n = int(hours * 3600 * 250)
     t = np.arange(n) / 250.0

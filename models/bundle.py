@@ -19,6 +19,7 @@ Example::
 """
 import dataclasses
 import hashlib
+import importlib.resources
 import json
 import os
 import pathlib
@@ -27,9 +28,10 @@ import platform
 import numpy as np
 
 from neurokube.models.config import ModelConfig, P3Params
-from neurokube.transforms.feature_spec import FeatureSpec
+from neurokube.core.feature_spec import FeatureSpec
 
-REFERENCE_BUNDLE = pathlib.Path(__file__).resolve().parent / "reference"
+# The shipped model, installed as package data (a folder on disk in every pip install).
+REFERENCE_BUNDLE = pathlib.Path(str(importlib.resources.files("neurokube.models.reference")))
 _FILES = ("p1.keras", "p2.keras", "bundle.json")
 
 
@@ -87,10 +89,15 @@ class ModelBundle:
         from neurokube.models.detector import Detector
         return Detector(self.p1, self.p2, self.config, self.p3, **kwargs)
 
+    evaluation: dict = dataclasses.field(default_factory=dict)
+    file_digests: dict = dataclasses.field(default_factory=dict)
+
     def to_json(self):
         return json.dumps({"version": self.version, "feature_spec": self.feature_spec.to_dict(),
                            "model_config": self.config.to_dict(), "p3": self.p3.to_dict(),
-                           "training": self.training}, indent=1, sort_keys=True) + "\n"
+                           "training": self.training, "evaluation": self.evaluation,
+                           "file_digests": self.file_digests},
+                          indent=1, sort_keys=True) + "\n"
 
     def save(self, folder):
         """Write the bundle to ``folder`` (created; files replaced atomically)."""
@@ -100,6 +107,7 @@ class ModelBundle:
             tmp = folder / f".tmp-{name}"
             model.save(tmp)
             os.replace(tmp, folder / name)
+            self.file_digests[name] = file_sha256(folder / name)
         _replace_text(folder / "bundle.json", self.to_json())
         _replace_text(folder / "MODEL_CARD.md", model_card(self))
         _replace_text(folder / "VERSION", self.version + "\n")
@@ -113,10 +121,23 @@ class ModelBundle:
         to build a pipeline, whose workers then load and verify the whole bundle.
         """
         folder = pathlib.Path(folder)
-        missing = [f for f in _FILES if not (folder / f).exists()]
+        if not folder.is_dir():
+            raise ValueError(f"{folder} is not a model bundle folder")
+        missing = [f for f in _FILES + ("VERSION",) if not (folder / f).exists()]
         if missing:
             raise ValueError(f"{folder} is not a model bundle: missing {', '.join(missing)}")
-        meta = json.loads((folder / "bundle.json").read_text())
+        try:
+            meta = json.loads((folder / "bundle.json").read_text())
+        except ValueError as exc:
+            raise ValueError(f"{folder}/bundle.json is not valid JSON: {exc}") from None
+        recorded = (folder / "VERSION").read_text().strip()
+        if recorded != meta.get("version"):
+            raise ValueError(f"{folder}: VERSION {recorded!r} does not match bundle.json's "
+                             f"version {meta.get('version')!r} (files altered?)")
+        for name, digest in (meta.get("file_digests") or {}).items():
+            if file_sha256(folder / name) != digest:
+                raise ValueError(f"{folder}/{name}: contents differ from the digest recorded "
+                                 "in bundle.json (file altered or truncated?)")
         models = (None, None)
         if with_models:
             import keras
@@ -126,11 +147,36 @@ class ModelBundle:
                      feature_spec=FeatureSpec.from_dict(meta["feature_spec"]),
                      config=ModelConfig.from_dict(meta["model_config"]),
                      p3=P3Params.from_dict(meta["p3"]), training=meta.get("training", {}),
+                     evaluation=meta.get("evaluation", {}),
+                     file_digests=meta.get("file_digests", {}),
                      recorded_version=meta["version"])
         if bundle.version != meta["version"]:
             raise ValueError(f"{folder}: content hash {bundle.version} does not match the "
                              f"recorded version {meta['version']} (files altered?)")
         return bundle
+
+
+def file_sha256(path):
+    """SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def record_evaluation(folder, markdown, board):
+    """Store an evaluation (leaderboard) in a bundle's record and model card.
+
+    The evaluation is not part of the version: the model is unchanged.
+    """
+    folder = pathlib.Path(folder)
+    meta = json.loads((folder / "bundle.json").read_text())
+    meta["evaluation"] = {"markdown": markdown, "command": board["command"],
+                          "rows": board["rows"]}
+    _replace_text(folder / "bundle.json", json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    _replace_text(folder / "MODEL_CARD.md", model_card(ModelBundle.load(folder,
+                                                                        with_models=False)))
 
 
 def _replace_text(path, text):
@@ -150,6 +196,8 @@ def model_card(bundle):
         if key in t:
             lines += [f"## {title}", "", "```", json.dumps(t[key], indent=1, sort_keys=True),
                       "```", ""]
+    if bundle.evaluation.get("markdown"):
+        lines += ["## Evaluation", "", bundle.evaluation["markdown"], ""]
     lines += ["## Parameters", "", "```", json.dumps(
         {"model_config": bundle.config.to_dict(), "p3": bundle.p3.to_dict(),
          "feature_spec": bundle.feature_spec.to_dict()}, indent=1, sort_keys=True), "```", ""]

@@ -10,6 +10,8 @@ and P1 runs 22 × 3,600 windows per EEG-hour. ``benchmarks/bench_label.py`` meas
 """
 import dataclasses
 
+REFERENCES = ("cepstral_median", "energy_median", "none")
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -17,8 +19,14 @@ class ModelConfig:
 
     Time steps are ``step_s`` long (1 s = 10 feature frames, flattened to 260 values per
     channel); a window is ``window_steps`` steps centred on the step it labels; windows
-    at the edges replicate the first/last step. Features are divided per channel and
-    feature by their max |x| over the recording (``norm_eps`` added).
+    at the edges replicate the first/last step.
+
+    Input normalisation (:mod:`neurokube.core.model_inputs`): ``recording_reference``
+    (``cepstral_median``: E_f and c1..c7 minus the channel's medians over the recording,
+    so the recording's gain and its system's spectral shape do not matter;
+    ``energy_median``: E_f only; ``none``), then per-feature standardisation with
+    ``feature_mean`` / ``feature_scale`` (measured on the training set when a model is
+    trained; empty = none) and clipping to ``± feature_clip`` (0 = none).
     """
 
     n_channels: int = 22
@@ -26,8 +34,14 @@ class ModelConfig:
     step_s: float = 1.0
     frame_s: float = 0.1
     window_steps: int = 7
-    norm_eps: float = 1e-6
-    # P1: TimeDistributed(Dense) -> LSTM -> Dense(2, softmax).
+    recording_reference: str = "cepstral_median"
+    feature_mean: tuple = ()
+    feature_scale: tuple = ()
+    feature_clip: float = 6.0
+    # P1: input noise and dropout (training only) -> TimeDistributed(Dense) -> LSTM ->
+    # Dense(2, softmax).
+    p1_input_noise: float = 0.2
+    p1_input_dropout: float = 0.2
     p1_dense_units: int = 32
     p1_lstm_units: int = 32
     p1_dropout: float = 0.3
@@ -36,12 +50,23 @@ class ModelConfig:
     hyp_onset_cap_s: float = 60.0
     hyp_mean_window_s: float = 60.0
     # P2: TimeDistributed(Conv2D -> MaxPool -> Conv2D -> MaxPool -> Flatten) -> LSTM -> Dense.
+    p2_input_dropout: float = 0.1
     p2_conv_filters: tuple = (8, 16)
     p2_lstm_units: int = 32
     p2_dropout: float = 0.3
 
     def __post_init__(self):
-        object.__setattr__(self, "p2_conv_filters", tuple(self.p2_conv_filters))
+        for name in ("p2_conv_filters", "feature_mean", "feature_scale"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.recording_reference not in REFERENCES:
+            raise ValueError(f"recording_reference must be one of {REFERENCES}, got "
+                             f"{self.recording_reference!r}")
+        if len(self.feature_mean) != len(self.feature_scale) or (
+                self.feature_mean and len(self.feature_mean) != self.n_features):
+            raise ValueError(f"feature_mean and feature_scale need {self.n_features} values "
+                             "each (or none)")
+        if any(v <= 0 for v in self.feature_scale):
+            raise ValueError("feature_scale values must be positive")
         if self.window_steps % 2 != 1:
             raise ValueError("window_steps must be odd (windows are centred)")
         frames = self.step_s / self.frame_s
@@ -76,6 +101,9 @@ class ModelConfig:
         past = self.half_window + int(round(max(self.hyp_onset_cap_s, self.hyp_mean_window_s)
                                                 / self.step_s)) + self.half_window
         return past, 2 * self.half_window
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self):
         return fields_as_json(self)

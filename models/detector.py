@@ -8,70 +8,11 @@ Example::
     det = Detector(p1_model, p2_model, ModelConfig(), P3Params())
     out = det.posteriors(chunk)          # ChunkPosteriors for chunk.own steps
 """
-import dataclasses
-import typing
-
 import numpy as np
 
-from neurokube.models.inputs import (
-    hypothesis_features, p1_window_batches, p2_maps, p2_window_batches, step_summaries,
-    to_steps)
-
-
-@dataclasses.dataclass
-class ModelInput:
-    """Normalised features of one recording or one chunk of it, with context.
-
-    Attributes
-    ----------
-    path : str
-        The recording.
-    features : np.ndarray
-        float32 (22, T, 26), zero-filled absent channels, divided by the recording's
-        max-abs scale; frame 0 is recording step ``offset_step``.
-    mask : np.ndarray
-        bool (22,).
-    offset_step, lo_step, hi_step : int
-        Recording step of the array's first step, and the steps [lo, hi) this chunk
-        answers for (the rest is context).
-    chunk, n_chunks : int
-        Chunk index and count for the recording.
-    duration_s : float
-        Recording duration, s.
-    montage : str
-    fingerprint : str, optional
-        Content hash of the input file (recorded with the result; see
-        :mod:`neurokube.transforms.fingerprint`).
-    """
-
-    path: str
-    features: np.ndarray
-    mask: np.ndarray
-    offset_step: int
-    lo_step: int
-    hi_step: int
-    chunk: int
-    n_chunks: int
-    duration_s: float
-    montage: str
-    fingerprint: typing.Optional[str] = None
-
-
-@dataclasses.dataclass
-class ChunkPosteriors:
-    """P1 and P2 posteriors of the steps [lo_step, hi_step) of a recording."""
-
-    path: str
-    chunk: int
-    n_chunks: int
-    lo_step: int
-    hi_step: int
-    p1: np.ndarray
-    p2: np.ndarray
-    mask: np.ndarray
-    duration_s: float
-    montage: str
-    fingerprint: typing.Optional[str] = None
+from neurokube.core.model_inputs import (
+    ChunkPosteriors, hypothesis_features, p1_window_batches, p2_maps, p2_window_batches,
+    step_summaries, to_steps)
 
 
 class Detector:
@@ -87,7 +28,7 @@ class Detector:
     """
 
     def __init__(self, p1, p2, config, p3, p1_batch_windows=8192, p2_batch_windows=1024):
-        from neurokube.models.architectures import split_per_step
+        from neurokube.models.networks import split_per_step  # Keras: only where models run
         self.p1, self.p2, self.config, self.p3 = p1, p2, config, p3
         self.p1_batch_windows = int(p1_batch_windows)
         self.p2_batch_windows = int(p2_batch_windows)

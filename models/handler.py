@@ -5,7 +5,7 @@ handle, or in one process for all workers with ``large_model``). Each element is
 recording or a long chunk (:class:`~neurokube.models.detector.ModelInput`), never a
 window: the handler cuts windows itself and sends ``p1_batch_windows`` of them to P1 per
 call. A failure on one element does not fail the others of its batch: a transient one
-(:func:`~neurokube.transforms.dead_letters.is_transient`) is retried for that element
+(:func:`~neurokube.core.errors.is_transient`) is retried for that element
 under ``retry_policy``; what still fails comes back as an :class:`InferenceFailure`,
 which the pipeline turns into a dead letter.
 
@@ -18,10 +18,10 @@ import dataclasses
 import logging
 import os
 
+from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
-from neurokube.transforms.dead_letters import (
-    DEFAULT_RETRY_POLICY, METRICS_NAMESPACE, RetriesExhausted, counter)
+from neurokube.core.errors import DEFAULT_RETRY_POLICY, METRICS_NAMESPACE, RetriesExhausted
 
 _LOG = logging.getLogger(__name__)
 DEVICES = ("CPU", "GPU")
@@ -86,7 +86,7 @@ class DetectorModelHandler(ModelHandler):
 
     def run_inference(self, batch, model, inference_args=None):
         results = []
-        retries = counter("transient_retries")
+        retries = Metrics.counter(METRICS_NAMESPACE, "transient_retries")
         for element in batch:
             try:
                 inference = self._retry_policy.call(model.posteriors, element,

@@ -17,29 +17,50 @@ import logging
 
 import numpy as np
 
+from neurokube.core.model_inputs import (
+    feature_moments, standardise, step_summaries, window_index)
 from neurokube.models.config import P3Params, fields_as_json
-from neurokube.models.inputs import window_index
-from neurokube.models.postprocess import detect_events, fuse
 
 _LOG = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
 class RecordingExample:
-    """One training recording (see ``transforms/training_examples.py``)."""
+    """One training recording (see ``transforms/training_examples.py``).
+
+    ``steps`` hold the features with the energy referenced; :func:`standardise_examples`
+    standardises them in place with the model's statistics and fills ``summaries``.
+    """
 
     path: str
-    steps: np.ndarray           # float32 (C, S, V), normalised
-    summaries: np.ndarray       # float32 (C, S, 2F)
+    steps: np.ndarray           # float32 (C, S, V)
     mask: np.ndarray            # bool (C,)
     term_labels: np.ndarray     # int (S,)
     channel_labels: np.ndarray  # int (C, S)
     seizures: list              # [(start_s, stop_s)] term seizure events
     duration_s: float
+    summaries: np.ndarray = None  # float32 (C, S, 2F), after standardisation
 
-    @property
-    def is_multichannel(self):
-        return self.steps.shape[0] > 1
+
+def _frames(ex, config):
+    """The example's steps viewed as (C, S * frames_per_step, F) frames (no copy)."""
+    c, s, _ = ex.steps.shape
+    return ex.steps.reshape(c, s * config.frames_per_step, config.n_features)
+
+
+def input_statistics(examples, config):
+    """``config`` with the feature mean and scale of the training examples recorded."""
+    mean, scale = feature_moments((_frames(ex, config), ex.mask) for ex in examples)
+    return config.replace(feature_mean=mean, feature_scale=scale)
+
+
+def standardise_examples(examples, config):
+    """Standardise and clip every example's steps in place; compute their summaries."""
+    for ex in examples:
+        frames = _frames(ex, config)
+        standardise(frames, ex.mask, config)
+        ex.summaries = step_summaries(frames, config)
+    return examples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,14 +70,16 @@ class TrainConfig:
     seed: int = 20261127
     batch_size: int = 256
     learning_rate: float = 1e-3
-    p1_epochs: int = 10
-    p2_epochs: int = 12
+    p1_epochs: int = 40
+    p2_epochs: int = 40
     p1_background_per_seizure: float = 3.0
     p2_background_per_seizure: float = 2.0
-    max_p1_windows: int = 150_000
-    max_p2_windows: int = 40_000
-    fa_penalty_pct_per_fa24h: float = 1.0
-    p3_thresholds: tuple = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    max_p1_windows: int = 250_000
+    max_p2_windows: int = 60_000
+    patience: int = 4
+    fa_budget_per_24h: float = 2.0
+    background_budget_pct: float = 0.5
+    p3_thresholds: tuple = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
     p3_p2_weights: tuple = (0.0, 0.25, 0.5, 0.75, 1.0)
     p3_merge_gaps_s: tuple = (1.0, 2.0, 5.0)
     p3_min_durations_s: tuple = (2.0, 3.0, 5.0, 8.0)
@@ -85,13 +108,11 @@ def read_examples(file_pattern):
 def _decode_row(row):
     shape = tuple(row["shape"])
     n_channels, n_steps = shape[0], shape[1]
-    summaries = np.frombuffer(row["summaries"][0], np.float32).reshape(
-        n_channels, n_steps, row["summary_values"][0])
     seizures = np.asarray(row["seizures_s"] or [], np.float64).reshape(-1, 2)
     return RecordingExample(
         path=row["path"][0].decode(),
-        steps=np.frombuffer(row["steps"][0], np.float32).reshape(shape),
-        summaries=summaries, mask=np.asarray(row["mask"], bool),
+        steps=np.frombuffer(row["steps"][0], np.float32).reshape(shape).copy(),
+        mask=np.asarray(row["mask"], bool),
         term_labels=np.asarray(row["term_labels"] or [], np.int64),
         channel_labels=np.frombuffer(row["channel_labels"][0], np.int8).reshape(
             n_channels, n_steps).astype(np.int64),
@@ -164,49 +185,47 @@ def p2_training_set(examples, detector, train_cfg, rng):
     return windows, chosen[:, 2].astype(np.int64)
 
 
-def fit(model, windows, labels, train_cfg, epochs):
-    """Adam with class-balanced weights; deterministic given the seed. Returns history."""
+def fit(model, windows, labels, train_cfg, epochs, validation):
+    """Adam with class-balanced weights, stopped early on the validation loss (the best
+    epoch's weights are kept); deterministic given the seed. Returns the history."""
     import keras
     model.compile(optimizer=keras.optimizers.Adam(train_cfg.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     counts = np.bincount(labels, minlength=2).astype(np.float64)
     weights = {k: float(len(labels) / (2.0 * max(counts[k], 1.0))) for k in (0, 1)}
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train_cfg.patience,
+                                         restore_best_weights=True)
     history = model.fit(windows, labels, batch_size=train_cfg.batch_size, epochs=epochs,
-                        shuffle=True, class_weight=weights, verbose=0)
-    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+                        shuffle=True, class_weight=weights, verbose=0,
+                        validation_data=validation, callbacks=[stop])
+    out = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    out["best_epoch"] = int(np.argmin(out["val_loss"])) + 1
+    return out
 
 
-def recording_posteriors(examples, detector):
-    """(p1 (C, S), p2 (S,)) of every multichannel example."""
+def recording_results(examples, detector):
+    """:class:`~neurokube.models.evaluation.RecordingResult` of every example."""
+    from neurokube.models.evaluation import RecordingResult
     out = []
     for ex in examples:
         p1 = detector.p1_posteriors(ex.steps, ex.mask)
         p2 = detector.p2_posteriors(detector.p2_inputs(ex.summaries, p1, ex.mask))
-        out.append((p1, p2))
+        out.append(RecordingResult(name=ex.path, duration_s=ex.duration_s,
+                                   seizures=list(ex.seizures), p1=p1, p2=p2, mask=ex.mask))
     return out
 
 
-def score_detections(examples, posteriors, p3, step_s, scorers=("overlap", "taes")):
-    """NEDC scores of the detector with P3 parameters ``p3`` on annotated examples."""
-    from neurokube.transforms.annotations import Annotation, Event
-    from neurokube.transforms.scoring import score_pairs
-    pairs = []
-    for ex, (p1, p2) in zip(examples, posteriors):
-        fused = fuse(p1, p2, ex.mask, p3)
-        events = detect_events(fused, p1, ex.mask, p3, step_s, ex.duration_s)
-        name = ex.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        ref = Annotation(name, ex.duration_s, [Event(s, e, "seiz") for s, e in ex.seizures])
-        hyp = Annotation(name, ex.duration_s, [Event(s, e, "seiz", c) for s, e, c in events])
-        pairs.append((ref, hyp))
-    return score_pairs(pairs, scorers=scorers)
+def tune_p3(results, step_s, train_cfg):
+    """Grid search of the P3 parameters on the dev set, under a false-alarm budget.
 
-
-def tune_p3(examples, posteriors, step_s, train_cfg):
-    """Grid search of the P3 parameters on the dev set by NEDC OVERLAP.
-
-    Objective (CHOICE): sensitivity (%) − ``fa_penalty_pct_per_fa24h`` × FA/24h; ties go
-    to fewer false alarms, then to the earlier grid point.
+    Objective (CHOICE): among the grid points whose NEDC OVERLAP false-alarm rate is
+    within ``fa_budget_per_24h`` and whose share of background seconds flagged is within
+    ``background_budget_pct``, the highest OVERLAP sensitivity, then the highest TAES
+    sensitivity, then the fewest false alarms, then the earlier grid point. When no
+    point keeps to both budgets, the one flagging the least background (then with the
+    fewest false alarms) is taken.
     """
+    from neurokube.models.evaluation import corpus_metrics
     best, best_key, table = None, None, []
     grid = itertools.product(train_cfg.p3_thresholds, train_cfg.p3_p2_weights,
                              train_cfg.p3_merge_gaps_s, train_cfg.p3_min_durations_s,
@@ -214,51 +233,66 @@ def tune_p3(examples, posteriors, step_s, train_cfg):
     for threshold, weight, gap, min_dur, min_ch, top_k in grid:
         params = P3Params(p2_weight=weight, top_k=top_k, threshold=threshold,
                           merge_gap_s=gap, min_duration_s=min_dur, min_channels=min_ch)
-        overlap = score_detections(examples, posteriors, params, step_s,
-                                   scorers=("overlap",))["overlap"]
-        objective = overlap["sensitivity_pct"] - (
-            train_cfg.fa_penalty_pct_per_fa24h * overlap["fa_per_24h"])
-        key = (round(objective, 9), -overlap["fa_per_24h"])
-        table.append((params.to_dict(), overlap["sensitivity_pct"], overlap["fa_per_24h"]))
+        m = corpus_metrics(results, params, step_s, scorers=("overlap", "taes"))
+        fa, flagged = m["overlap"]["fa_per_24h"], m["background_flagged_pct"]
+        within = (fa <= train_cfg.fa_budget_per_24h + 1e-9
+                  and flagged <= train_cfg.background_budget_pct + 1e-9)
+        if within:
+            key = (1, round(m["overlap"]["sensitivity_pct"], 9),
+                   round(m["taes"]["sensitivity_pct"], 9), -fa)
+        else:
+            key = (0, -round(flagged, 9), -fa, 0.0)
+        table.append((params.to_dict(), m["overlap"]["sensitivity_pct"], fa, flagged))
         if best_key is None or key > best_key:
             best, best_key = params, key
     return best, table
 
 
-def train_bundle(train, dev, feature_spec, config, train_cfg, p1_examples=None):
+def _dev_metrics(results, params, step_s):
+    from neurokube.models.evaluation import corpus_metrics
+    m = corpus_metrics(results, params, step_s, scorers=("overlap", "taes"))
+    return {k: m[k] for k in ("overlap", "taes", "files", "total_duration_s",
+                              "background_flagged_pct", "longest_false_event_s")}
+
+
+def train_bundle(train, dev, feature_spec, config, train_cfg):
     """Train P1 and P2 and tune P3; returns (ModelBundle, report dict).
+
+    The input standardisation is measured on ``train`` and recorded in the bundle's
+    config; ``train`` and ``dev`` are standardised in place.
 
     Parameters
     ----------
     train, dev : list of RecordingExample
-        Multichannel training and dev recordings (sorted by path).
-    p1_examples : list of RecordingExample, optional
-        Extra single-channel examples for P1 (e.g. Bonn segments).
+        Training and dev recordings (sorted by path).
     """
-    from neurokube.models.architectures import build_p1, build_p2
     from neurokube.models.bundle import ModelBundle
     from neurokube.models.detector import Detector
+    from neurokube.models.networks import build_p1, build_p2
 
     if not train or not dev:
         raise ValueError("training needs at least one training and one dev recording")
     configure_determinism(train_cfg.seed)
     rng = np.random.default_rng(train_cfg.seed)
-    p1_sources = list(p1_examples or []) + [ex for ex in train if ex.is_multichannel]
-    x1, y1 = p1_training_set(p1_sources, config, train_cfg, rng)
+    config = input_statistics(train, config)
+    standardise_examples(train, config)
+    standardise_examples(dev, config)
+    x1, y1 = p1_training_set(train, config, train_cfg, rng)
+    v1 = p1_training_set(dev, config, train_cfg, rng)
     _LOG.info("P1: %d windows (%d seizure)", len(y1), int(y1.sum()))
     p1 = build_p1(config)
-    p1_history = fit(p1, x1, y1, train_cfg, train_cfg.p1_epochs)
-    del x1
+    p1_history = fit(p1, x1, y1, train_cfg, train_cfg.p1_epochs, v1)
+    del x1, v1
     p2 = build_p2(config)
     detector = Detector(p1, p2, config, P3Params())
-    x2, y2 = p2_training_set([ex for ex in train if ex.is_multichannel], detector, train_cfg,
-                             rng)
+    x2, y2 = p2_training_set(train, detector, train_cfg, rng)
+    v2 = p2_training_set(dev, detector, train_cfg, rng)
     _LOG.info("P2: %d windows (%d seizure)", len(y2), int(y2.sum()))
-    p2_history = fit(p2, x2, y2, train_cfg, train_cfg.p2_epochs)
-    del x2
-    dev_post = recording_posteriors(dev, detector)
-    p3, table = tune_p3(dev, dev_post, config.step_s, train_cfg)
-    dev_scores = score_detections(dev, dev_post, p3, config.step_s)
+    p2_history = fit(p2, x2, y2, train_cfg, train_cfg.p2_epochs, v2)
+    del x2, v2
+    dev_results = recording_results(dev, detector)
+    p3, table = tune_p3(dev_results, config.step_s, train_cfg)
+    dev_scores = _dev_metrics(dev_results, p3, config.step_s)
     bundle = ModelBundle(p1=p1, p2=p2, feature_spec=feature_spec, config=config, p3=p3)
     report = {"p1_windows": int(len(y1)), "p1_seizure_windows": int(y1.sum()),
               "p2_windows": int(len(y2)), "p2_seizure_windows": int(y2.sum()),

@@ -1,9 +1,11 @@
 """The ``neurokube`` command line: one subcommand per job.
 
 Each subcommand lives in its own module, which exposes ``add_parser(subparsers)``
-returning the parser it added (with ``set_defaults(run=...)``). Arguments the
-subcommand does not know are handed to Beam as pipeline options, so
-``neurokube featurize --input ... --output ... --runner DirectRunner`` works.
+returning the parser it added (with ``set_defaults(run=...)``). For the Beam jobs,
+arguments the subcommand does not know are Beam pipeline options (checked: a flag that
+is neither the subcommand's nor Beam's is a usage error). Every usage error is one line
+on stderr and exit status 2; a run that leaves dead letters exits 3 unless
+``--allow_dead_letters``.
 
 Example::
 
@@ -14,23 +16,29 @@ import importlib
 import logging
 import sys
 
+from neurokube import __version__
+from neurokube.pipelines.options import EXIT_USAGE, UsageError
+
 # Subcommand name -> module under neurokube.pipelines that implements it.
 SUBCOMMANDS = {
     "demo-corpus": "neurokube.pipelines.demo_corpus",
-    "featurize": "neurokube.pipelines.featurize_cli",
-    "label": "neurokube.pipelines.label_cli",
-    "train": "neurokube.pipelines.train_cli",
-    "score": "neurokube.pipelines.score_cli",
+    "mix-corpus": "neurokube.pipelines.mix_corpus",
+    "featurize": "neurokube.pipelines.featurize_job",
+    "label": "neurokube.pipelines.label_job",
+    "train": "neurokube.pipelines.train_job",
+    "score": "neurokube.pipelines.score_command",
+    "evaluate": "neurokube.pipelines.evaluate_job",
 }
 
 # Subcommands whose runs take Beam pipeline options after their own arguments.
-_BEAM_SUBCOMMANDS = {"featurize", "label", "train"}
+_BEAM_SUBCOMMANDS = {"featurize", "label", "train", "evaluate"}
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="neurokube",
         description="Seizure labelling of clinical EEG at corpus scale on Apache Beam.")
+    parser.add_argument("--version", action="version", version=f"neurokube {__version__}")
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -47,7 +55,11 @@ def main(argv=None):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=getattr(logging, args.log_level),
                         format="%(levelname)s %(name)s: %(message)s")
-    return args.run(args, extra) or 0
+    try:
+        return args.run(args, extra) or 0
+    except UsageError as exc:
+        print(f"neurokube {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

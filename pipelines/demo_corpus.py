@@ -16,7 +16,7 @@ import pathlib
 import numpy as np
 from scipy import signal as sp_signal
 
-from neurokube.transforms.edf_io import write_edf
+from neurokube.core.edf import write_edf
 
 ELECTRODES = ("FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8",
               "T3", "T4", "T5", "T6", "FZ", "CZ", "PZ", "A1", "A2")

@@ -1,35 +1,194 @@
-"""Job flags shared by the ``neurokube`` subcommands (runner flags stay Beam's own).
+"""Command-line flags of the jobs, checked before any worker starts.
 
-Runner settings (``--runner``, ``--direct_num_workers``...) come from ``runner_configs/``
-and explicit Beam flags; the flags here describe the job.
+Every bad argument ends as one clear line and exit status 2 (:class:`UsageError`), never
+a traceback: unknown formats, non-positive or non-finite sizes, a model bundle that is
+missing, altered or incomplete, an input that matches nothing, a flag that is neither
+NeuroKube's nor Beam's. Runner settings (``--runner``, ``--direct_num_workers``...) come
+from ``runner_configs/`` and explicit Beam flags.
 
 Example::
 
     parser = argparse.ArgumentParser()
     add_io_arguments(parser)
+    args, extra = parser.parse_known_args(argv)
+    argv = beam_argv(args, extra)
 """
-from neurokube.transforms.feature_spec import FeatureSpec
+import argparse
+import contextlib
+import logging
+import math
+import os
+
+from neurokube.core.sources import list_recordings
+from neurokube.pipelines import runner_config
+
+# Exit statuses (documented in the README).
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_DEAD_LETTERS = 3
+
+# One thread each for BLAS/OpenMP and TensorFlow's thread pools.
+MATH_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+class UsageError(Exception):
+    """A bad command line or input that stops the job before it starts (exit status 2)."""
 
 
 def add_io_arguments(parser):
-    parser.add_argument("--input", dest="input",
-                        help="recordings: a glob pattern, a folder (searched recursively for "
-                             "*.edf) or a list file (.list/.txt, one path or URL per line); "
-                             "local paths or gs:// URLs")
-    parser.add_argument("--output", dest="output",
+    parser.add_argument("--input", dest="input", nargs="+", required=True, metavar="INPUT",
+                        help="recordings: glob patterns, folders (searched recursively for "
+                             "*.edf), single EDF files or list files (.list/.txt, one path "
+                             "or URL per line); local paths or gs:// URLs; several allowed")
+    parser.add_argument("--output", dest="output", required=True,
                         help="output folder (local path or gs:// URL)")
 
 
-def require(options, *names):
-    """Raise a clear error when required flags are missing."""
-    missing = [f"--{n}" for n in names if not getattr(options, n, None)]
-    if missing:
-        raise ValueError(f"missing required flag(s): {', '.join(missing)}")
+def add_model_argument(parser):
+    parser.add_argument("--model", default=None,
+                        help="model bundle folder (default: the shipped reference model)")
+
+
+def add_run_arguments(parser):
+    """Flags every Beam job shares: output safety, exit status, runner configuration."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into an output folder that holds files NeuroKube did "
+                             "not write")
+    parser.add_argument("--allow_dead_letters", action="store_true",
+                        help=f"exit 0 even when recordings became dead letters (otherwise "
+                             f"{EXIT_DEAD_LETTERS})")
+    runner_config.add_runner_config_argument(parser, default="direct")
+
+
+def format_list(choices):
+    """argparse type: a comma-separated list of formats from ``choices``."""
+    def parse(text):
+        names = [name.strip() for name in str(text).split(",") if name.strip()]
+        unknown = [name for name in names if name not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown format(s) {', '.join(unknown) or '(none given)'}; choose from "
+                f"{','.join(choices)}")
+        return list(dict.fromkeys(names))
+    return parse
+
+
+def seconds(minimum=0.0):
+    """argparse type: a finite number of seconds, at least ``minimum``."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value) or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= "
+                                             f"{minimum:g}, got {text!r}")
+        return value
+    return parse
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def load_bundle(model):
+    """(folder, bundle read without Keras) of ``--model`` or the reference model, verified.
+
+    The files, their digests and ``VERSION`` are checked here, in the launcher; the
+    workers verify the weights' content hash when they load the models.
+    """
+    from neurokube.models.bundle import REFERENCE_BUNDLE, ModelBundle
+    folder = model or str(REFERENCE_BUNDLE)
+    try:
+        return folder, ModelBundle.load(folder, with_models=False)
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"--model {folder}: {exc}") from None
+
+
+def list_inputs(specs):
+    """The :class:`~neurokube.core.sources.InputSet` of ``--input``, or a usage error."""
+    try:
+        return list_recordings(specs)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--input: {exc}") from None
+
+
+def beam_argv(args, extra):
+    """Beam flags: the runner configuration, overridden by explicit ``extra`` flags.
+
+    Raises
+    ------
+    UsageError
+        An unknown runner configuration, or a flag that is neither NeuroKube's nor Beam's.
+    """
+    try:
+        argv = runner_config.resolve_beam_args(args.runner_config, extra)
+        unknown = runner_config.unknown_beam_flags(argv)
+    except runner_config.RunnerConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if unknown:
+        raise UsageError(f"unrecognized arguments: {' '.join(unknown)} (neither a flag of "
+                         f"this command nor a Beam pipeline option)")
+    pin_math_threads_for_local_workers(argv)
+    return argv
+
+
+def pipeline_options(argv):
+    from apache_beam.options.pipeline_options import PipelineOptions
+    return PipelineOptions(argv)
+
+
+def pin_math_threads_for_local_workers(argv):
+    """On the DirectRunner in multi-processing mode there is one worker per core: one math
+    thread per worker avoids oversubscribing the cores (set before the workers start; an
+    explicit environment variable wins)."""
+    if any(a in ("--direct_running_mode=multi_processing", "multi_processing") for a in argv) \
+            and not any(a.startswith("--runner=") and "Direct" not in a for a in argv):
+        for var in MATH_THREAD_VARS:
+            os.environ.setdefault(var, "1")
+
+
+@contextlib.contextmanager
+def console(args):
+    """Quiet TensorFlow's and Beam's own logging for the job unless ``--log-level DEBUG``."""
+    level = getattr(args, "log_level", "WARNING")
+    if level == "DEBUG":
+        yield
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    noisy = [logging.getLogger(name) for name in ("apache_beam", "absl", "tensorflow")]
+    before = [logger.level for logger in noisy]
+    for logger in noisy:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, old in zip(noisy, before):
+            logger.setLevel(old)
+
+
+def exit_status(summary, args):
+    """0, or :data:`EXIT_DEAD_LETTERS` when recordings failed (unless allowed)."""
+    if summary.get("dead_letters", 0) and not getattr(args, "allow_dead_letters", False):
+        return EXIT_DEAD_LETTERS
+    return EXIT_OK
 
 
 def load_feature_spec(path):
     """The reference :class:`FeatureSpec`, or the one stored as JSON at ``path``."""
+    from neurokube.core.feature_spec import FeatureSpec
+    from neurokube.core.paths import read_text
     if not path:
         return FeatureSpec()
-    from neurokube.transforms.atomic_io import read_bytes
-    return FeatureSpec.from_json(read_bytes(path).decode("utf-8"))
+    try:
+        return FeatureSpec.from_json(read_text(path))
+    except (OSError, ValueError, TypeError) as exc:
+        raise UsageError(f"--feature_spec {path}: {exc}") from None

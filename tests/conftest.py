@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from neurokube.transforms.edf_io import write_edf
+from neurokube.core.edf import write_edf
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -35,12 +35,12 @@ def make_edf(tmp_path):
 
     def factory(name="rec.edf", fs_hz=250, duration_s=10.0, reference="REF", ears=True,
                 extra=("EEG EKG1-REF", "PHOTIC-REF", "IBI"), label_style="tuh",
-                seed=0, drop=(), folder=None):
+                seed=0, drop=(), folder=None, gain=1.0):
         rng = np.random.default_rng(seed)
         electrodes = [e for e in ELECTRODES_19 + (("A1", "A2") if ears else ()) if e not in drop]
         n = int(round(duration_s * fs_hz))
         t = np.arange(n) / fs_hz
-        signals = {e: 40 * np.sin(2 * np.pi * (3 + i) * t) + rng.normal(0, 10, n)
+        signals = {e: gain * (40 * np.sin(2 * np.pi * (3 + i) * t) + rng.normal(0, 10, n))
                    for i, e in enumerate(electrodes)}
         if label_style == "tuh":
             labels = [f"EEG {e}-{reference}" for e in electrodes]
@@ -104,10 +104,10 @@ def random_bundle(tmp_path_factory):
     """A tiny, randomly initialised model bundle (seeded) for pipeline mechanics tests."""
     import keras
 
-    from neurokube.models.architectures import build_p1, build_p2
+    from neurokube.models.networks import build_p1, build_p2
     from neurokube.models.bundle import ModelBundle
     from neurokube.models.config import ModelConfig, P3Params
-    from neurokube.transforms.feature_spec import FeatureSpec
+    from neurokube.core.feature_spec import FeatureSpec
 
     keras.utils.set_random_seed(7)
     config = ModelConfig()

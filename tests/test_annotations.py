@@ -5,8 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from neurokube.transforms import annotations as na
-from neurokube.transforms.annotations import Annotation, AnnotationError, Event
+from neurokube.core import formats as na
+from neurokube.core.formats.csv_bi import format_csv_bi
+from neurokube.core.formats.events_tsv import format_events_tsv
+from neurokube.core.formats.hyp import format_hyp
+from neurokube.core.formats.tse import format_tse
+from neurokube.core.formats import Annotation, AnnotationError, Event
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 NEDC = DATA / "nedc_example"
@@ -169,14 +173,18 @@ def test_missing_duration_unreadable_and_unknown_suffix(tmp_path):
 ANN = Annotation("rec", 10.5, [Event(6.0, 8.25, "fnsz", 0.75), Event(1.0, 2.5, "seiz", 0.9)])
 
 
+TERM_WRITERS = sorted(set(na.WRITERS) - {"csv"})
+
+
 def test_writer_registry_names():
-    assert set(na.WRITERS) == {"csv_bi", "tse", "hyp", "events_tsv"}
+    assert set(na.WRITERS) == {"csv_bi", "csv", "tse", "hyp", "events_tsv"}
     assert set(na.WRITER_SUFFIXES) == set(na.WRITERS)
 
 
 def test_csv_bi_text_and_round_trip(tmp_path):
-    text = na.format_csv_bi(ANN)
+    text = format_csv_bi(ANN)
     assert text == ("# version = csv_v1.0.0\n# bname = rec\n# duration = 10.5000 secs\n"
+                    "# montage_file = $NEDC_NFC/lib/nedc_eas_default_montage.txt\n#\n"
                     "channel,start_time,stop_time,label,confidence\n"
                     "TERM,1.0000,2.5000,seiz,0.9000\nTERM,6.0000,8.2500,seiz,0.7500\n")
     back = na.read_annotation(na.write_annotation(ANN, tmp_path / "rec.csv_bi", "csv_bi"))
@@ -185,7 +193,7 @@ def test_csv_bi_text_and_round_trip(tmp_path):
 
 
 def test_tse_text_fills_background_and_round_trips(tmp_path):
-    assert na.format_tse(ANN) == (
+    assert format_tse(ANN) == (
         "version = tse_v1.0.0\n\n0.0000 1.0000 bckg 1.0000\n1.0000 2.5000 seiz 0.9000\n"
         "2.5000 6.0000 bckg 1.0000\n6.0000 8.2500 seiz 0.7500\n8.2500 10.5000 bckg 1.0000\n")
     back = na.read_annotation(na.write_annotation(ANN, tmp_path / "rec.tse", "tse"))
@@ -195,7 +203,7 @@ def test_tse_text_fills_background_and_round_trips(tmp_path):
 
 
 def test_hyp_stream_has_one_line_per_1s_epoch():
-    lines = na.format_hyp(ANN).splitlines()
+    lines = format_hyp(ANN).splitlines()
     assert lines[:5] == ["# version = hyp_v1.0.0", "# bname = rec", "# duration = 10.5000 secs",
                          "# epoch_duration = 1.0000 secs", "start_time,stop_time,label,confidence"]
     rows = [line.split(",") for line in lines[5:]]
@@ -211,7 +219,7 @@ def test_hyp_stream_has_one_line_per_1s_epoch():
 
 def test_hyp_stream_quarter_covered_epoch_is_background():
     ann = Annotation("r", 3.0, [Event(0.0, 1.25, "seiz", 0.6)])
-    rows = [line.split(",") for line in na.format_hyp(ann).splitlines()[5:]]
+    rows = [line.split(",") for line in format_hyp(ann).splitlines()[5:]]
     assert [(r[2], r[3]) for r in rows] == [("seiz", "0.6000"), ("bckg", "1.0000"),
                                             ("bckg", "1.0000")]
 
@@ -219,7 +227,7 @@ def test_hyp_stream_quarter_covered_epoch_is_background():
 def test_events_tsv_text_and_round_trip(tmp_path):
     start = datetime.datetime(2020, 1, 1, 10, 0, 0)
     ann = Annotation("rec", 10.5, ANN.events, recording_start=start)
-    text = na.format_events_tsv(ann)
+    text = format_events_tsv(ann)
     assert text.splitlines() == [
         "onset\tduration\teventType\tconfidence\tchannels\tdateTime\trecordingDuration",
         "1.0000\t1.5000\tsz\t0.9000\tn/a\t2020-01-01 10:00:01\t10.5000",
@@ -232,11 +240,31 @@ def test_events_tsv_text_and_round_trip(tmp_path):
 
 
 def test_events_tsv_seizure_free_recording_gets_one_bckg_row():
-    lines = na.format_events_tsv(Annotation("r", 60.0)).splitlines()
+    lines = format_events_tsv(Annotation("r", 60.0)).splitlines()
     assert lines[1:] == ["0.0000\t60.0000\tbckg\tn/a\tn/a\tn/a\t60.0000"]
 
 
-@pytest.mark.parametrize("fmt", sorted(na.WRITERS))
+def test_csv_bi_of_a_seizure_free_recording_has_one_bckg_row_as_tusz_writes_it(tmp_path):
+    lines = format_csv_bi(Annotation("r", 60.0)).splitlines()
+    assert lines[3:] == ["# montage_file = $NEDC_NFC/lib/nedc_eas_default_montage.txt", "#",
+                         "channel,start_time,stop_time,label,confidence",
+                         "TERM,0.0000,60.0000,bckg,1.0000"]
+    back = na.read_annotation(na.write_annotation(Annotation("r", 60.0), tmp_path / "r.csv_bi",
+                                                  "csv_bi"))
+    assert [(e.start_s, e.stop_s, e.label) for e in back.events] == [(0.0, 60.0, "bckg")]
+
+
+def test_per_channel_csv_round_trip(tmp_path):
+    ann = Annotation("rec", 20.0, [Event(2.0, 9.0, "seiz", 0.8, "FP1-F7"),
+                                   Event(3.0, 9.0, "fnsz", 0.7, "F7-T3")])
+    back = na.read_annotation(na.write_annotation(ann, tmp_path / "rec.csv", "csv"))
+    assert [(e.channel, e.start_s, e.label) for e in back.events] == [
+        ("FP1-F7", 2.0, "seiz"), ("F7-T3", 3.0, "seiz")]
+    with pytest.raises(AnnotationError, match="no TERM"):
+        na.WRITERS["csv"](ANN)
+
+
+@pytest.mark.parametrize("fmt", TERM_WRITERS)
 def test_writers_refuse_overlap_and_per_channel(fmt):
     overlapping = Annotation("r", 10.0, [Event(1.0, 5.0, "seiz"), Event(4.0, 6.0, "seiz")])
     with pytest.raises(AnnotationError, match="overlapping"):
@@ -248,7 +276,7 @@ def test_writers_refuse_overlap_and_per_channel(fmt):
 
 def test_touching_events_are_written():
     ann = Annotation("r", 10.0, [Event(1.0, 5.0, "seiz"), Event(5.0, 6.0, "seiz")])
-    assert na.format_csv_bi(ann).count("TERM,") == 2
+    assert format_csv_bi(ann).count("TERM,") == 2
 
 
 def test_write_is_atomic_and_idempotent(tmp_path):

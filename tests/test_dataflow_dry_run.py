@@ -19,7 +19,7 @@ from apache_beam.runners.dataflow.internal import apiclient
 from apache_beam.runners.internal import names as shared_names
 from apache_beam.utils import proto_utils
 
-from neurokube.pipelines.runner_configs import resolve_beam_args
+from neurokube.pipelines.runner_config import resolve_beam_args
 
 GPU_IMAGE = "europe-west4-docker.pkg.dev/test-project/neurokube/worker-gpu:test"
 CPU_IMAGE = "europe-west4-docker.pkg.dev/test-project/neurokube/worker:test"

@@ -4,8 +4,8 @@ import pytest
 
 from neurokube.models.bundle import ModelBundle
 from neurokube.models.postprocess import detect_events, fuse
-from neurokube.transforms.edf_io import open_recording
-from neurokube.transforms.model_inputs import iter_model_inputs
+from neurokube.core.edf import open_recording
+from neurokube.core.model_inputs import iter_model_inputs
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_chunked_inference_equals_whole_recording(bundle, make_edf):
 
 
 def test_split_models_equal_the_whole_models(bundle):
-    from neurokube.models.architectures import split_per_step
+    from neurokube.models.networks import split_per_step
     rng = np.random.default_rng(0)
     cfg = bundle.config
     x1 = rng.normal(size=(50, 7, cfg.step_values)).astype(np.float32)

@@ -16,10 +16,11 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from neurokube.models.bundle import ModelBundle
 from neurokube.models.handler import DetectorModelHandler
-from neurokube.pipelines.label import RUN_FILE, build_label_pipeline
-from neurokube.transforms.dead_letters import (
-    DEAD_LETTER, MAIN, RetriesExhausted, RetryPolicy, StageDoFn, TransientError, is_transient)
-from neurokube.transforms.sources import list_recordings
+from neurokube.core.errors import RetriesExhausted, RetryPolicy, TransientError, is_transient
+from neurokube.core.sources import list_recordings
+from neurokube.pipelines.label_job import build_label_pipeline
+from neurokube.pipelines.run_files import RUNS_FOLDER, finish_run
+from neurokube.transforms.stages import DEAD_LETTER, MAIN, StageFn
 
 FAST = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, multiplier=2.0)
 FORMATS = ("csv_bi", "tse", "hyp", "events_tsv")
@@ -66,17 +67,14 @@ def test_retry_policy():
         RetryPolicy(max_attempts=0)
 
 
-class _FlakyStage(StageDoFn):
+class _Flaky:
     """Fails by name: 'flaky*' once (transient), 'doomed*' always (transient), 'bad*'
     always (content error)."""
 
-    stage = "probe"
-
     def __init__(self, state_dir):
-        super().__init__(retry_policy=FAST)
         self.state_dir = state_dir
 
-    def run(self, name):
+    def __call__(self, name):
         n = _attempt(self.state_dir, name)
         if name.startswith("flaky") and n == 1:
             raise TransientError(f"{name}: connection reset")
@@ -91,7 +89,8 @@ def test_stage_retries_transient_errors_only(tmp_path):
     names = ["ok", "flaky1", "flaky2", "doomed", "bad"]
     with test_pipeline.TestPipeline() as p:
         out = (p | beam.Create(names)
-               | beam.ParDo(_FlakyStage(str(tmp_path))).with_outputs(DEAD_LETTER, main=MAIN))
+               | beam.ParDo(StageFn("probe", _Flaky(str(tmp_path)), retry_policy=FAST))
+               .with_outputs(DEAD_LETTER, main=MAIN))
         assert_that(out[MAIN], equal_to(["OK", "FLAKY1", "FLAKY2"]), label="results")
         assert_that(out[DEAD_LETTER] | beam.Map(lambda d: (d.path, d.stage, d.reason)),
                     equal_to([
@@ -132,15 +131,17 @@ class FlakyHandler(DetectorModelHandler):
 def _label(inputs, out, bundle_dir, handler, argv=()):
     p = beam.Pipeline(options=PipelineOptions(list(argv)))
     build_label_pipeline(p, inputs, str(out), ModelBundle.load(bundle_dir), handler,
-                         formats=FORMATS)
+                         formats=FORMATS, run_id="test")
     result = p.run()
     result.wait_until_finish()
-    return json.loads((out / RUN_FILE).read_text()), result
+    return finish_run(str(out), "test", 0.0), result
 
 
 def _tree(root):
+    """Every result file (not the run records, which hold wall times and dead letters)."""
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != RUN_FILE}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "run.json"
+            and not p.relative_to(root).as_posix().startswith(RUNS_FOLDER + "/")}
 
 
 def test_transient_failures_retry_to_the_full_result_set(make_edf, tmp_path, random_bundle,
@@ -179,9 +180,9 @@ def test_transient_failures_retry_to_the_full_result_set(make_edf, tmp_path, ran
     assert len(letters) == len({d["path"] for d in letters}) == 2  # no duplicate rows
     reasons = {Path(d["path"]).name: (d["stage"], d["reason"]) for d in letters}
     assert reasons == {
-        "doomed4.edf": ("infer", "ConnectionError: simulated: feature store unreachable "
-                                 "(transient; gave up after 3 attempts)"),
-        "corrupt5.edf": ("infer", "ValueError: simulated: NaN features")}
+        "doomed4.edf": ("inference", "ConnectionError: simulated: feature store unreachable "
+                                     "(transient; gave up after 3 attempts)"),
+        "corrupt5.edf": ("inference", "ValueError: simulated: NaN features")}
     for name in ("ok0", "flaky1", "flaky2", "ok3"):
         csv_bi = next((tmp_path / "faulty").rglob(f"{name}.csv_bi")).read_text()
         rows = [x for x in csv_bi.splitlines() if x and x[0].isdigit()]

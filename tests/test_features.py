@@ -3,16 +3,21 @@ import numpy as np
 import pytest
 from scipy.fft import dct
 
-from neurokube.transforms.feature_spec import FEATURE_NAMES, FeatureSpec
-from neurokube.transforms.features import lfcc
+from neurokube.core.feature_spec import FEATURE_NAMES, FeatureSpec
+from neurokube.core.lfcc import lfcc
 
 
-def reference_lfcc(x):
+# The reference front end (filterbank over the 0.5-40 Hz pass band) and algorithm.md's
+# 0-125 Hz one: the same definition with another CHOICE of filter range.
+SPECS = [FeatureSpec(), FeatureSpec(filter_hi_hz=125.0)]
+
+
+def reference_lfcc(x, lo_hz=0.0, hi_hz=40.0):
     """algorithm.md §2 "Exact definition", written frame by frame with plain loops."""
     n = len(x)
     n_frames = n // 25
     w = np.hamming(50)
-    points = np.linspace(0.0, 125.0, 26)
+    points = np.linspace(lo_hz, hi_hz, 26)
     freqs = [250.0 * k / 256 for k in range(129)]
     H = np.zeros((24, 129))
     for i in range(24):
@@ -53,26 +58,29 @@ def relative_error_per_feature(ours, ref):
     return (np.abs(ours.astype(np.float64) - ref).max(axis=0)) / scale
 
 
+@pytest.mark.parametrize("spec", SPECS, ids=["0-40Hz", "0-125Hz"])
 @pytest.mark.parametrize("n_samples", [25, 49, 250 * 7 + 13, 250 * 30])
-def test_matches_independent_implementation(n_samples):
+def test_matches_independent_implementation(n_samples, spec):
     rng = np.random.default_rng(n_samples)
     t = np.arange(n_samples) / 250.0
     x = (50 * np.sin(2 * np.pi * 7.5 * t) + 20 * np.sin(2 * np.pi * 31 * t)
          + rng.normal(0, 15, n_samples))
-    ours = lfcc(x[None, :], FeatureSpec())[0]
-    ref = reference_lfcc(x)
+    ours = lfcc(x[None, :], spec)[0]
+    ref = reference_lfcc(x, spec.filter_lo_hz, spec.filter_hi_hz)
     assert ours.shape == ref.shape == (n_samples // 25, 26)
     assert ours.dtype == np.float32
     assert relative_error_per_feature(ours, ref).max() < 1e-4
 
 
-def test_matches_on_real_bonn_segment():
+@pytest.mark.parametrize("spec", SPECS, ids=["0-40Hz", "0-125Hz"])
+def test_matches_on_real_bonn_segment(spec):
     from tests.conftest import BONN, require_shared
     from scipy.signal import resample_poly
     path = require_shared(BONN) / "S" / "S001.txt"
     x = resample_poly(np.loadtxt(path), 25000, 17361)  # 173.61 Hz -> 250 Hz
-    ours = lfcc(x[None, :], FeatureSpec())[0]
-    assert relative_error_per_feature(ours, reference_lfcc(x)).max() < 1e-4
+    ours = lfcc(x[None, :], spec)[0]
+    ref = reference_lfcc(x, spec.filter_lo_hz, spec.filter_hi_hz)
+    assert relative_error_per_feature(ours, ref).max() < 1e-4
 
 
 def test_channels_are_independent_and_shapes():

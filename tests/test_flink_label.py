@@ -12,9 +12,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from neurokube.models.bundle import ModelBundle
 from neurokube.models.handler import DetectorModelHandler
 from neurokube.pipelines import cli
-from neurokube.pipelines.label import RUN_FILE, build_label_pipeline
-from neurokube.pipelines.runner_configs import resolve_beam_args
-from neurokube.transforms.sources import list_recordings
+from neurokube.pipelines.label_job import build_label_pipeline
+from neurokube.pipelines.run_files import RUN_FILE, RUNS_FOLDER, finish_run, prepare_output
+from neurokube.pipelines.runner_config import resolve_beam_args
+from neurokube.core.sources import list_recordings
 
 try:
     from flink_support import flink_job_server_jar  # noqa: F401  (pytest fixture)
@@ -36,20 +37,22 @@ def corpus(make_edf, tmp_path):
 
 
 def _outputs(root):
-    """Every output but run.json (it holds wall times and runner flags)."""
+    """Every output but the run records (run.json, runs/: wall times and runner flags)."""
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != RUN_FILE}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != RUN_FILE
+            and not p.relative_to(root).as_posix().startswith(RUNS_FOLDER + "/")}
 
 
 def _label(corpus, out, bundle, *beam_args):
     argv = ["label", "--input", str(corpus), "--output", str(out), "--model", str(bundle),
-            "--formats", FORMATS, "--p1_batch_windows", "2000", *beam_args]
+            "--formats", FORMATS, "--p1_batch_windows", "2000", "--allow_dead_letters",
+            *beam_args]
     assert cli.main(argv) == 0
     return json.loads((out / RUN_FILE).read_text())
 
 
 def _expected_names():
-    names = {"dead_letters.jsonl"}
+    names = {"dead_letters.jsonl", ".neurokube-output"}
     for i in range(3):
         names |= {f"s{i}/01_tcp_ar/r{i}{suffix}" for suffix in
                   (".csv_bi", ".tse", ".hyp", "_events.tsv", ".result.json")}
@@ -68,7 +71,7 @@ def test_label_on_flink_matches_direct(corpus, tmp_path, random_bundle, flink_jo
     assert set(want) == _expected_names(), "no temporary files may be left behind"
     assert got == want
     letters = (tmp_path / "flink" / "dead_letters.jsonl").read_text().splitlines()
-    assert [json.loads(x)["stage"] for x in letters] == ["features"]
+    assert [json.loads(x)["stage"] for x in letters] == ["read"]
 
 
 class FlakyLoadHandler(DetectorModelHandler):
@@ -99,13 +102,14 @@ def test_flink_restart_recovers_a_failed_job(corpus, tmp_path, random_bundle,
                                              f"--flink_conf_dir={FLINK_CONF_DIR}",
                                              "--parallelism=1"])
     p = beam.Pipeline(options=PipelineOptions(argv))
-    build_label_pipeline(p, list_recordings(str(corpus)), str(out),
-                         ModelBundle.load(random_bundle),
+    inputs = list_recordings(str(corpus))
+    run_id = prepare_output(str(out), inputs)
+    build_label_pipeline(p, inputs, str(out), ModelBundle.load(random_bundle),
                          FlakyLoadHandler(str(random_bundle), state, p1_batch_windows=2000),
-                         formats=FORMATS.split(","))
+                         formats=FORMATS.split(","), run_id=run_id)
     p.run().wait_until_finish()
     assert int((state / "load_attempts").read_text()) >= 2, "the job was not restarted"
-    run = json.loads((out / RUN_FILE).read_text())
+    run = finish_run(str(out), run_id, 0.0)
     assert (run["inputs"], run["results"], run["dead_letters"]) == (4, 3, 1)
     assert _outputs(out) == _outputs(reference)
     assert len((out / "dead_letters.jsonl").read_text().splitlines()) == 1

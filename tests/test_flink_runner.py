@@ -19,7 +19,7 @@ import pytest
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from neurokube.pipelines.runner_configs import resolve_beam_args
+from neurokube.pipelines.runner_config import resolve_beam_args
 
 try:
     from flink_support import flink_job_server_jar  # noqa: F401  (pytest fixture)

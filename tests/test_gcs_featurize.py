@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from neurokube.transforms.sources import list_recordings
+from neurokube.core.sources import list_recordings
 from tests.test_featurize_pipeline import run_featurize
 
 pytestmark = [pytest.mark.gcs, pytest.mark.usefixtures("anonymous_gcs")]
@@ -23,14 +23,14 @@ def bucket(gcs_emulator, make_edf, request):
 
 def test_featurize_reads_gs_pattern_and_writes_local(bucket, tmp_path):
     inputs = list_recordings(f"gs://{bucket.name}/edf/**.edf")
-    assert inputs.root == f"gs://{bucket.name}/edf" and len(inputs.paths) == 3
+    assert len(inputs) == 3
     out = tmp_path / "out"
     run_featurize(inputs, out)
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.npz")) == [
         "dev/s0/01_tcp_ar/r0.npz", "dev/s1/02_tcp_le/r1.npz"]
     letters = [json.loads(x) for x in (out / "dead_letters.jsonl").read_text().splitlines()]
-    assert [(d["path"], d["stage"]) for d in letters] == [
-        (f"gs://{bucket.name}/edf/dev/bad/01_tcp_ar/broken.edf", "read")]
+    assert [(d["path"], d["stage"]) for d in letters] == [("dev/bad/01_tcp_ar/broken.edf",
+                                                           "read")]
 
 
 def test_featurize_writes_to_gs_and_dead_letters_missing_objects(bucket, tmp_path):
@@ -50,6 +50,6 @@ def test_featurize_writes_to_gs_and_dead_letters_missing_objects(bucket, tmp_pat
     letters = [json.loads(x) for x in
                bucket.blob("results/dead_letters.jsonl").download_as_text().splitlines()]
     assert {d["path"]: d["stage"] for d in letters} == {
-        f"gs://{bucket.name}/edf/dev/s9/01_tcp_ar/missing.edf": "read",
-        "gs://no-such-bucket-here/edf/x.edf": "read"}
+        f"{bucket.name}/edf/dev/s9/01_tcp_ar/missing.edf": "list",
+        "no-such-bucket-here/edf/x.edf": "list"}
     assert all("no such object" in d["reason"] for d in letters)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from neurokube.models.detector import ModelInput
+from neurokube.core.model_inputs import ModelInput
 from neurokube.models.handler import DetectorModelHandler, InferenceFailure
 
 

@@ -13,10 +13,11 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from neurokube.models.bundle import ModelBundle
 from neurokube.models.config import P3Params
 from neurokube.models.handler import DetectorModelHandler
-from neurokube.pipelines.label import RUN_FILE, build_label_pipeline
-from neurokube.transforms.annotations import read_annotation
+from neurokube.pipelines.label_job import build_label_pipeline
+from neurokube.pipelines.run_files import finish_run
+from neurokube.core.formats import read_annotation
 from neurokube.transforms.fingerprint import fingerprint
-from neurokube.transforms.sources import list_recordings
+from neurokube.core.sources import list_recordings
 
 FORMATS = ("csv_bi", "tse", "hyp", "events_tsv")
 
@@ -48,13 +49,14 @@ def run_label(inputs, out, bundle_dir, calls_dir, incremental=True):
     p = beam.Pipeline(options=PipelineOptions([]))
     build_label_pipeline(p, inputs, str(out), ModelBundle.load(bundle_dir),
                          CountingHandler(str(bundle_dir), calls_dir, p1_batch_windows=2000),
-                         formats=FORMATS, incremental=incremental)
+                         formats=FORMATS, incremental=incremental, run_id="test")
     result = p.run()
     result.wait_until_finish()
+    finish_run(str(out), "test", 0.0)
     skipped = result.metrics().query(beam.metrics.MetricsFilter().with_name(
         "recordings_skipped_unchanged"))["counters"]
     new = sorted(set(os.listdir(calls_dir)) - before)
-    run = json.loads((out / RUN_FILE).read_text())
+    run = json.loads((out / "run.json").read_text())
     run["_skipped_counter"] = sum(c.committed for c in skipped)
     return run, sorted({name.rsplit(".", 1)[0] for name in new})
 
@@ -96,7 +98,7 @@ def test_incremental_redoes_only_what_changed(corpus, make_edf, tmp_path, random
     meta = json.loads((out / "s1/01_tcp_ar/r1.result.json").read_text())
     assert meta["model_version"] == version
     assert meta["input_fingerprint"] == fingerprint(str(corpus / "s1/01_tcp_ar/r1.edf"))
-    first = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != RUN_FILE}
+    first = {p: p.read_bytes() for p in _results(out)}
 
     # Unchanged corpus, same model: no inference at all; the broken file is tried again.
     run, inferred = run_label(inputs, out, random_bundle, calls)
@@ -136,9 +138,15 @@ def test_missing_format_or_record_is_redone(corpus, tmp_path, random_bundle):
     assert inferred == ["r0.edf", "r1.edf", "r2.edf"] and run["skipped_unchanged"] == 0
 
 
+def _results(root):
+    """Result files: not the run records (runs/, run.json: wall times) or the marker."""
+    return [p for p in sorted(root.rglob("*")) if p.is_file() and p.name != "run.json"
+            and not p.name.startswith(".neurokube")
+            and not p.relative_to(root).as_posix().startswith("runs/")]
+
+
 def _tree(root):
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in _results(root)}
 
 
 @pytest.mark.slow
@@ -149,7 +157,7 @@ def test_overlapping_runs_never_corrupt_each_other(corpus, tmp_path, random_bund
     out = tmp_path / "shared_out"
     cmd = [sys.executable, "-m", "neurokube.pipelines.cli", "label", "--input", str(corpus),
            "--output", str(out), "--model", str(random_bundle), "--formats", ",".join(FORMATS),
-           "--p1_batch_windows", "2000", "--runner_config", "direct",
+           "--p1_batch_windows", "2000", "--runner_config", "direct", "--allow_dead_letters",
            "--direct_running_mode=in_memory", "--direct_num_workers=1"]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
@@ -160,11 +168,12 @@ def test_overlapping_runs_never_corrupt_each_other(corpus, tmp_path, random_bund
     got, want = _tree(out), _tree(reference)
     assert not [name for name in got if ".tmp-" in name], "temporary files left behind"
     assert sorted(got) == sorted(want)
+    runs = sorted((out / "runs").glob("*/run.json"))
+    assert len(runs) == 2  # each run keeps its own record; neither is lost
+    for path in runs + [out / "run.json"]:
+        run = json.loads(path.read_text())  # complete and valid; wall times differ
+        assert (run["inputs"], run["results"], run["dead_letters"]) == (4, 3, 1)
     for name, data in want.items():
-        if name == RUN_FILE:
-            run = json.loads(got[name])  # complete and valid; wall time differs
-            assert (run["inputs"], run["results"], run["dead_letters"]) == (4, 3, 1)
-            continue
         assert got[name] == data, f"{name} differs from a single run's"
         if name.endswith(".csv_bi"):
             assert read_annotation(out / name).duration_s == 20.0

@@ -8,10 +8,11 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from neurokube.models.bundle import ModelBundle
 from neurokube.models.handler import DetectorModelHandler
-from neurokube.pipelines.label import RUN_FILE, build_label_pipeline
-from neurokube.transforms.annotations import read_annotation
-from neurokube.transforms.scoring import score_pairs
-from neurokube.transforms.sources import list_recordings
+from neurokube.pipelines.label_job import build_label_pipeline
+from neurokube.pipelines.run_files import finish_run
+from neurokube.core.formats import read_annotation
+from neurokube.core.scoring import score_pairs
+from neurokube.core.sources import list_recordings
 
 
 class FailingDetectorHandler(DetectorModelHandler):
@@ -39,9 +40,10 @@ def run_label(inputs, out, bundle_dir, handler_cls=DetectorModelHandler, formats
     build_label_pipeline(p, inputs, str(out), bundle,
                          handler_cls(str(bundle_dir), p1_batch_windows=2000),
                          formats=formats, chunk_s=chunk_s,
-                         whole_max_s=chunk_s if whole_max_s is None else whole_max_s)
+                         whole_max_s=chunk_s if whole_max_s is None else whole_max_s,
+                         run_id="test")
     p.run().wait_until_finish()
-    return json.loads((out / RUN_FILE).read_text())
+    return finish_run(str(out), "test", 0.0)
 
 
 @pytest.fixture
@@ -51,9 +53,10 @@ def corpus(make_edf, tmp_path):
     boom = make_edf("explode.edf", folder="corpus/s9/01_tcp_ar", duration_s=20.0)[0]
     bad = make_edf("broken.edf", folder="corpus/bad/01_tcp_ar")[0]
     bad.write_bytes(bad.read_bytes()[:-300])
-    noz = make_edf("no_cz.edf", folder="corpus/bad/01_tcp_ar", drop=("CZ",))[0]
-    return tmp_path / "corpus", good, {str(boom): "infer", str(bad): "features",
-                                       str(noz): "features"}
+    flat = make_edf("flat.edf", folder="corpus/bad/01_tcp_ar", gain=0.0)[0]
+    return tmp_path / "corpus", good, {"s9/01_tcp_ar/explode.edf": "inference",
+                                       "bad/01_tcp_ar/broken.edf": "read",
+                                       "bad/01_tcp_ar/flat.edf": "montage"}
 
 
 def test_every_recording_ends_once_across_stages(corpus, tmp_path, random_bundle):
@@ -63,8 +66,9 @@ def test_every_recording_ends_once_across_stages(corpus, tmp_path, random_bundle
                     formats=("csv_bi", "tse", "hyp", "events_tsv"))
     letters = [json.loads(x) for x in (out / "dead_letters.jsonl").read_text().splitlines()]
     assert {d["path"]: d["stage"] for d in letters} == bad
-    assert "simulated inference failure" in [d for d in letters if d["stage"] == "infer"][0][
-        "reason"]
+    assert "simulated inference failure" in [d for d in letters if d["stage"] == "inference"][
+        0]["reason"]
+    assert "no EEG signal" in [d for d in letters if d["stage"] == "montage"][0]["reason"]
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.csv_bi"))
     assert written == [f"s{i}/01_tcp_ar/r{i}.csv_bi" for i in range(3)]
     assert (run["inputs"], run["results"], run["dead_letters"]) == (6, 3, 3)
@@ -92,7 +96,7 @@ def test_seizure_free_recording_gives_a_valid_empty_csv_bi(make_edf, tmp_path, r
               formats=("csv_bi", "events_tsv"), p3=P3Params(threshold=0.999))
     csv_bi = out / "01_tcp_ar/quiet.csv_bi"
     ann = read_annotation(csv_bi)
-    assert ann.events == () and ann.duration_s == 30.0
+    assert [e.label for e in ann.events] == ["bckg"] and ann.duration_s == 30.0
     tsv = (out / "01_tcp_ar/quiet_events.tsv").read_text().splitlines()
     assert len(tsv) == 2 and tsv[1].split("\t")[2] == "bckg"
     ref = tmp_path / "quiet.csv_bi"

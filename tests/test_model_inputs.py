@@ -1,36 +1,49 @@
-"""Model inputs: zero-fill and mask, max-abs normalisation, steps, windows, hyp features."""
+"""Model inputs: normalisation (energy reference, standardisation, clip), steps, windows,
+hypothesis features."""
 import numpy as np
 import pytest
 
+from neurokube.core.model_inputs import (
+    feature_moments, hypothesis_features, normalise, p1_window_batches, p2_maps,
+    p2_window_batches, apply_reference, step_labels, step_summaries, to_steps, window_index)
 from neurokube.models.config import ModelConfig
-from neurokube.models.inputs import (
-    hypothesis_features, max_abs_scale, p1_window_batches, p2_maps, p2_window_batches,
-    step_labels, step_summaries, to_steps, window_index, zero_fill)
 
 CFG = ModelConfig()
 
 
-def test_zero_fill_places_channels_by_mask():
+def test_energy_reference_makes_inputs_gain_invariant():
+    rng = np.random.default_rng(0)
+    feats = rng.normal(5, 2, (22, 40, 26)).astype(np.float32)
+    mask = np.ones(22, bool)
+    ref = np.median(feats[..., :8], axis=1)
+    # A gain g shifts E_f by 2 ln g, a system's spectral tilt shifts the cepstra by a
+    # constant (and the recording's reference with them).
+    shift = np.zeros(26, np.float32)
+    shift[0], shift[1:8] = 2 * np.log(10.0), np.linspace(-2, 2, 7)
+    a = normalise(feats, mask, ref, CFG)
+    b = normalise(feats + shift, mask, ref + shift[:8], CFG)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    # Only the energy when so configured.
+    energy_only = CFG.replace(recording_reference="energy_median")
+    c = normalise(feats + shift, mask, ref + shift[:8], energy_only)
+    np.testing.assert_allclose(c[..., 0], a[..., 0], atol=1e-5)
+    assert not np.allclose(c[..., 1:8], a[..., 1:8])
+
+
+def test_standardise_clip_and_masked_channels_stay_zero():
+    rng = np.random.default_rng(1)
+    feats = rng.normal(3, 2, (22, 50, 26)).astype(np.float32)
+    feats[2, 7, 5] = 1e6  # an artefact
     mask = np.ones(22, bool)
     mask[[8, 13]] = False
-    feats = np.arange(20 * 3 * 26, dtype=np.float32).reshape(20, 3, 26)
-    full = zero_fill(feats, mask, CFG)
-    assert full.shape == (22, 3, 26)
-    assert not full[8].any() and not full[13].any()
-    np.testing.assert_array_equal(full[mask], feats)
+    ref = np.zeros((22, 8), np.float32)
+    mean, scale = feature_moments([(apply_reference(feats, ref, CFG), mask)])
+    cfg = CFG.replace(feature_mean=mean, feature_scale=scale, feature_clip=4.0)
+    out = normalise(feats, mask, ref, cfg)
+    assert np.abs(out).max() <= 4.0 and out[2, 7, 5] == 4.0
+    assert not out[8].any() and not out[13].any()
     with pytest.raises(ValueError):
-        zero_fill(feats[:19], mask, CFG)
-
-
-def test_max_abs_normalisation_per_channel_and_feature():
-    rng = np.random.default_rng(0)
-    feats = rng.normal(0, 5, (22, 40, 26)).astype(np.float32)
-    scale = max_abs_scale(feats, CFG)
-    assert scale.shape == (22, 26)
-    normed = feats / scale[:, None, :]
-    np.testing.assert_allclose(np.abs(normed).max(axis=1), 1.0, rtol=1e-5)
-    # Zero channels stay zero (epsilon, no division by zero).
-    assert np.all(max_abs_scale(np.zeros((22, 5, 26), np.float32), CFG) == np.float32(1e-6))
+        CFG.replace(feature_mean=(0.0,) * 26, feature_scale=(1.0,) * 25)
 
 
 def test_steps_flatten_ten_frames_and_drop_partial_seconds():

@@ -1,12 +1,14 @@
-"""Labels, montage kinds, resampling and the TCP montage (algorithm.md §1)."""
+"""Labels, derivation plans, montage kinds, resampling and the TCP montage (algorithm.md §1)."""
 import numpy as np
+import pyedflib
 import pytest
 
-from neurokube.transforms.dead_letters import RecordingError
-from neurokube.transforms.feature_spec import TCP_CHANNELS, TCP_MONTAGE, FeatureSpec
-from neurokube.transforms.montage import (
-    folder_montage_kind, is_montage_electrode, montage_kind, normalise_label, resample,
-    resample_ratio, to_tcp)
+from neurokube.core.errors import RecordingError
+from neurokube.core.feature_spec import TCP_CHANNELS, TCP_MONTAGE, FeatureSpec
+from neurokube.core.montage import (
+    MONTAGE_ELECTRODES, REFERENCE, derivation_plan, folder_montage_kind, montage_kind,
+    normalise_label, parse_label, resample, resample_ratio, to_tcp)
+from tests.conftest import SHARED_DATA, require_shared
 
 SPEC = FeatureSpec()
 ELECTRODES = ("FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8",
@@ -20,14 +22,36 @@ ELECTRODES = ("FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7"
 ])
 def test_label_normalisation(raw, expected):
     assert normalise_label(raw, SPEC) == expected
-    assert is_montage_electrode(normalise_label(raw, SPEC), SPEC)
+    assert parse_label(raw, SPEC) == (expected, REFERENCE)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("Fp1.", "FP1"), ("T7..", "T3"), ("Cz..", "CZ"), ("P8..", "T6"), ("FP1", "FP1"),
+    ("EEG Fp1", "FP1"), ("eeg fp1-ref", "FP1"), ("EEG T8-LE", "T4"),
+])
+def test_padded_and_cased_10_10_labels(raw, expected):
+    assert parse_label(raw, SPEC) == (expected, REFERENCE)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("FP1-F7", ("FP1", "F7")), ("T7-P7", ("T3", "T5")), ("FT10-T8", ("FT10", "T4")),
+    ("EEG A2-A1", ("A2", "A1")), ("P7-T7", ("T5", "T3")),
+])
+def test_bipolar_labels(raw, expected):
+    assert parse_label(raw, SPEC) == expected
 
 
 @pytest.mark.parametrize("raw", ["EEG EKG1-REF", "EKG", "PHOTIC-REF", "PHOTIC PH", "IBI",
                                  "BURSTS", "SUPPR", "EEG 20-REF", "DC1-DC", "EEG ROC-REF",
-                                 "EEG LOC-REF", "EEG PG1-LE", "EEG OZ-REF"])
-def test_non_eeg_and_non_montage_channels_are_ignored(raw):
-    assert not is_montage_electrode(normalise_label(raw, SPEC), SPEC)
+                                 "EEG LOC-REF", "ECG ECG", "EDF Annotations", "-"])
+def test_non_eeg_channels_are_ignored(raw):
+    assert parse_label(raw, SPEC) is None
+
+
+@pytest.mark.parametrize("raw", ["EEG PG1-LE", "EEG OZ-REF", "Fc5.", "Iz.."])
+def test_eeg_electrodes_outside_the_montage_are_not_montage_electrodes(raw):
+    parsed = parse_label(raw, SPEC)
+    assert parsed is None or parsed[0] not in MONTAGE_ELECTRODES
 
 
 def _labels(reference, ears=True):
@@ -55,12 +79,13 @@ def test_folder_kind():
 
 @pytest.mark.parametrize("fs, ratio", [(250, (1, 1)), (256, (125, 128)), (400, (5, 8)),
                                        (512, (125, 256)), (1000, (1, 4)), (100, (5, 2)),
-                                       (200, (5, 4))])
+                                       (200, (5, 4)), (160, (25, 16)), (2000, (1, 8)),
+                                       (2048, (125, 1024))])
 def test_resample_ratios(fs, ratio):
     assert resample_ratio(fs, SPEC) == ratio
 
 
-@pytest.mark.parametrize("fs", [0, 10, 32.5, float("nan"), 173.61])
+@pytest.mark.parametrize("fs", [0, 10, 32.5, float("nan"), 173.61, 200000])
 def test_unsupported_rates(fs):
     with pytest.raises(RecordingError, match="unsupported sampling rate"):
         resample_ratio(fs, SPEC)
@@ -99,11 +124,19 @@ def test_tcp_without_ears_has_20_channels_and_a_mask():
     assert tcp.mask.sum() == 20 and not tcp.mask[8] and not tcp.mask[13]
 
 
-def test_missing_electrode_is_a_recording_error():
+def test_missing_electrode_masks_its_channels():
     sig = _signals()
     del sig["CZ"]
-    with pytest.raises(RecordingError, match="missing: CZ"):
-        to_tcp(list(sig.values()), [f"EEG {e}-REF" for e in sig], [250] * 20, SPEC)
+    tcp = to_tcp(list(sig.values()), [f"EEG {e}-REF" for e in sig], [250] * 20, SPEC)
+    assert tcp.mask.sum() == 20 and "C3-CZ" not in tcp.channels and "CZ-C4" not in tcp.channels
+
+
+def test_too_few_channels_is_a_recording_error_listing_the_labels():
+    labels = ["EEG FP1-REF", "EEG F7-REF", "EEG T3-REF", "EEG EKG1-REF"]
+    with pytest.raises(RecordingError, match="only 2 of 22 TCP channels") as caught:
+        derivation_plan(labels, SPEC)
+    assert "EEG EKG1-REF" in str(caught.value) and caught.value.stage == "montage"
+    assert derivation_plan(labels, SPEC.replace(min_tcp_channels=2)).mask.sum() == 2
 
 
 def test_mixed_rates_are_resampled_per_channel():
@@ -111,3 +144,67 @@ def test_mixed_rates_are_resampled_per_channel():
     rates = [256] * 21
     tcp = to_tcp(list(sig.values()), [f"EEG {e}-REF" for e in sig], rates, SPEC)
     assert tcp.fs_hz == 250 and tcp.data_uv.shape == (22, 2500)
+
+
+def _electrode_field(n=1000, seed=3):
+    rng = np.random.default_rng(seed)
+    names = ELECTRODES + ("FT9", "FT10", "FZ", "PZ")
+    return {e: rng.normal(0, 20, n) for e in dict.fromkeys(names)}
+
+
+def test_linked_ears_with_an_ear_derivation_build_all_22_channels():
+    """EEGMAT-style: 19 'EEG Fp1' channels referenced to (A1+A2)/2 plus 'EEG A2-A1'."""
+    field = _electrode_field()
+    ref = (field["A1"] + field["A2"]) / 2
+    names = [e for e in ELECTRODES if e not in ("A1", "A2")]
+    labels = [f"EEG {e.capitalize()}" for e in names] + ["EEG A2-A1", "ECG ECG"]
+    signals = [field[e] - ref for e in names] + [field["A2"] - field["A1"], field["FZ"]]
+    tcp = to_tcp(signals, labels, [500] * len(labels), SPEC.replace(target_fs_hz=500))
+    assert tcp.mask.all()
+    for row, (a, b) in enumerate(TCP_MONTAGE):
+        np.testing.assert_allclose(tcp.data_uv[row], field[a] - field[b], atol=1e-3)
+
+
+def test_bipolar_recording_chains_derivations_and_masks_the_rest():
+    """CHB-MIT's 23 derivations, T8-P8 listed twice: 18 TCP channels, chained exactly."""
+    field = _electrode_field()
+    labels = ["FP1-F7", "F7-T7", "T7-P7", "P7-O1", "FP1-F3", "F3-C3", "C3-P3", "P3-O1",
+              "FP2-F4", "F4-C4", "C4-P4", "P4-O2", "FP2-F8", "F8-T8", "T8-P8", "P8-O2",
+              "FZ-CZ", "CZ-PZ", "P7-T7", "T7-FT9", "FT9-FT10", "FT10-T8", "T8-P8"]
+    alias = {"T7": "T3", "T8": "T4", "P7": "T5", "P8": "T6"}
+    signals = []
+    for label in labels:
+        a, b = (alias.get(x, x) for x in label.split("-"))
+        signals.append(field[a] - field[b])
+    plan = derivation_plan(labels, SPEC)
+    assert plan.montage == "BIPOLAR"
+    missing = {name for name, w in zip(TCP_CHANNELS, plan.weights) if w is None}
+    assert missing == {"A1-T3", "T4-A2", "C3-CZ", "CZ-C4"}
+    tcp = to_tcp(signals, labels, [250] * len(labels), SPEC)
+    for row, name in enumerate(tcp.channels):
+        a, b = name.split("-")
+        np.testing.assert_allclose(tcp.data_uv[row], field[a] - field[b], atol=1e-3)
+    # T3-C3 is built by chaining through the posterior chain.
+    assert len(plan.weights[TCP_CHANNELS.index("T3-C3")]) > 1
+
+
+@pytest.mark.parametrize("name, built, kind", [
+    ("real_background/eegmmidb_S001R01.edf", 20, "AR_A"),
+    ("real_background/eegmat_Subject00_1.edf", 22, "LE"),
+    ("chbmit_chb03/chbmit_chb03_01_ictal.edf", 18, "BIPOLAR"),
+])
+def test_real_label_sets(name, built, kind):
+    path = require_shared(SHARED_DATA / name)
+    with pyedflib.EdfReader(str(path)) as reader:
+        labels = reader.getSignalLabels()
+    plan = derivation_plan(labels, SPEC, str(path))
+    assert plan.mask.sum() == built and plan.montage == kind
+
+
+def test_every_tuh_header_builds_its_montage():
+    root = require_shared(SHARED_DATA / "tuh_headers")
+    for path in sorted(root.rglob("*.edf")):
+        with pyedflib.EdfReader(str(path)) as reader:
+            labels = reader.getSignalLabels()
+        plan = derivation_plan(labels, SPEC, str(path))
+        assert plan.mask.sum() == (20 if path.parent.name.endswith("_a") else 22)

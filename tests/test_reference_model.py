@@ -9,8 +9,8 @@ from scipy.signal import resample
 
 from neurokube.models.bundle import REFERENCE_BUNDLE, ModelBundle
 from neurokube.pipelines.cli import main
-from neurokube.transforms.annotations import read_annotation
-from neurokube.transforms.edf_io import write_edf
+from neurokube.core.formats import read_annotation
+from neurokube.core.edf import write_edf
 from tests.conftest import BONN, require_shared
 
 ELECTRODES = ("FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8",

@@ -6,8 +6,8 @@ import yaml
 from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions,
                                                   StandardOptions, WorkerOptions)
 
-from neurokube.pipelines import runner_configs as rc
-from neurokube.pipelines.runner_configs import (RunnerConfigError, add_runner_config_argument,
+from neurokube.pipelines import runner_config as rc
+from neurokube.pipelines.runner_config import (RunnerConfigError, add_runner_config_argument,
                                                 resolve_beam_args)
 
 SHIPPED = ["dataflow_cpu", "dataflow_gpu", "direct", "flink_kubernetes", "flink_local"]

@@ -8,10 +8,10 @@ from timescoring import scoring as ts_scoring
 from timescoring.annotations import Annotation as TsAnnotation
 
 from neurokube.pipelines import cli
-from neurokube.transforms.annotations import Annotation, AnnotationError, Event, read_annotation
-from neurokube.transforms.scoring import (SCORERS, Counts, ScoringError, Timeline, pair_files,
+from neurokube.core.formats import Annotation, AnnotationError, Event, read_annotation
+from neurokube.core.scoring import (SCORERS, Counts, ScoringError, Timeline, pair_files,
                                           score_pair, score_pairs)
-from neurokube.transforms.scoring import dpalign, epoch
+from neurokube.core.scoring import dpalign, epoch
 
 NEDC = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nedc_example"
 needs_nedc = pytest.mark.skipif(not NEDC.is_dir(), reason=f"shared data absent: {NEDC}")
@@ -334,7 +334,12 @@ def test_cli_prints_table_and_writes_json(tmp_path, capsys):
                          "szcore"}
     for name in SCORERS:
         assert set(data[name]) == {"targets", "hits", "misses", "false_alarms",
-                                   "sensitivity_pct", "fa_per_24h"}
+                                   "sensitivity_pct", "precision_pct", "f1_pct", "fa_per_24h"}
+    overlap = data["overlap"]
+    assert overlap["precision_pct"] == pytest.approx(100 * 604 / (604 + 2))
+    precision, sensitivity = overlap["precision_pct"], overlap["sensitivity_pct"]
+    assert overlap["f1_pct"] == pytest.approx(2 * precision * sensitivity
+                                              / (precision + sensitivity))
     assert data["files"] == 30 and data["overlap"]["hits"] == 604
 
 

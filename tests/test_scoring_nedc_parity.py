@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from neurokube.transforms.scoring import Counts, pair_files, score_pair, summary
-from neurokube.transforms.scoring.registry import SCORERS
+from neurokube.core.scoring import Counts, pair_files, score_pair, summary
+from neurokube.core.scoring.registry import SCORERS
 
 NEDC = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nedc_example"
 ARCHIVE = NEDC / "archived_results"

@@ -7,7 +7,7 @@ import pytest
 from neurokube.models.bundle import ModelBundle
 from neurokube.models.training import TrainConfig, read_examples
 from neurokube.pipelines.demo_corpus import make_demo_corpus
-from neurokube.pipelines.train import run_training
+from neurokube.pipelines.train_job import run_training
 
 TINY = TrainConfig(seed=3, p1_epochs=1, p2_epochs=1, max_p1_windows=3000, max_p2_windows=400,
                    p3_thresholds=(0.5, 0.7), p3_p2_weights=(0.5,), p3_merge_gaps_s=(2.0,),
@@ -51,6 +51,8 @@ def test_bundle_round_trip_and_card(two_runs):
     meta = json.loads((root / "model_a/bundle.json").read_text())
     training = meta["training"]
     assert training["data"]["train_recordings"] == 3 and training["data"]["dev_recordings"] == 2
+    # The input standardisation was measured on the training set and recorded.
+    assert len(loaded.config.feature_mean) == len(loaded.config.feature_scale) == 26
     assert training["seeds"] == {"seed": 3} and training["not_trained_on"] == ["TUSZ"]
     assert set(training["dev_metrics"]) >= {"overlap", "taes"}
     assert "tensorflow" in training["library_versions"]
@@ -72,14 +74,16 @@ def test_altered_bundle_is_refused(two_runs, tmp_path):
 
 
 def test_examples_hold_labels_from_the_annotations(two_runs):
-    root, _ = two_runs
+    from neurokube.models.training import standardise_examples
+    root, ((bundle, _), _) = two_runs
     examples = read_examples(str(root / "examples_a/train-*.tfrecord"))
     assert [e.path.rsplit("/", 1)[-1] for e in examples] == [
         f"demo{i:04d}_s001_t000.edf" for i in range(3)]
+    standardise_examples(examples, bundle.config)
     for ex in examples:
         assert ex.steps.shape == (22, 120, 260) and ex.steps.dtype == np.float32
         assert ex.summaries.shape == (22, 120, 52)
         assert ex.seizures and ex.term_labels.sum() > 0
         # No per-channel .csv in the demo corpus: every present channel takes the term labels.
         np.testing.assert_array_equal(ex.channel_labels[ex.mask][0], ex.term_labels)
-        assert np.abs(ex.steps).max() <= 1.0 + 1e-6
+        assert np.abs(ex.steps).max() <= bundle.config.feature_clip

@@ -6,25 +6,19 @@ Example Usage::
     found = inputs[MAIN] | DetectSeizures(handler, p3_params)
 """
 import dataclasses
-import logging
 import pickle
-import time
 import typing
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.ml.inference.base import RunInference
 
-from neurokube.models.detector import ChunkPosteriors, ModelInput
+from neurokube.core.edf import open_recording
+from neurokube.core.model_inputs import ChunkPosteriors, ModelInput, iter_model_inputs
 from neurokube.models.handler import InferenceFailure
 from neurokube.models.postprocess import detect_events, fuse
-from neurokube.transforms.dead_letters import (
-    DEAD_LETTER, MAIN, DeadLetter, RetriesExhausted, StageDoFn, counter, distribution,
-    is_transient)
-from neurokube.transforms.edf_io import open_recording
-from neurokube.transforms.model_inputs import iter_model_inputs
-
-_LOG = logging.getLogger(__name__)
+from neurokube.transforms.stages import (
+    DEAD_LETTER, MAIN, Stage, counter, dead_letter, distribution, flatten_dead_letters)
 
 
 @dataclasses.dataclass
@@ -34,10 +28,17 @@ class Detection:
     Attributes
     ----------
     path : str
+        The recording's name (see :class:`~neurokube.core.sources.Source`).
     events : list of (start_s, stop_s, confidence)
         Seizure events, sorted and non-overlapping.
     fused : np.ndarray
         (S,) fused posterior per 1 s step.
+    p1 : np.ndarray
+        (22, S) P1 posterior per channel and step (0 for masked channels).
+    p2 : np.ndarray
+        (S,) P2 posterior per step.
+    mask : np.ndarray
+        (22,) channels present.
     duration_s : float
     montage : str
     fingerprint : str, optional
@@ -47,6 +48,9 @@ class Detection:
     path: str
     events: list
     fused: np.ndarray
+    p1: np.ndarray
+    p2: np.ndarray
+    mask: np.ndarray
     duration_s: float
     montage: str
     fingerprint: typing.Optional[str] = None
@@ -75,127 +79,87 @@ class ModelInputCoder(beam.coders.Coder):
 beam.coders.registry.register_coder(ModelInput, ModelInputCoder)
 
 
-class _PrepareFn(StageDoFn):
-    """(path, fingerprint) -> ModelInput chunks, streamed (a long recording is not held whole).
-
-    A transient error retries the recording under the retry policy; chunks emitted by
-    an earlier attempt are not emitted again (the chunking is deterministic).
-    """
-
-    stage = "features"
+class _PrepareOne:
+    """(Source, fingerprint) -> ModelInput chunks, streamed (a long recording is never whole)."""
 
     def __init__(self, spec, config, chunk_s, whole_max_s):
-        super().__init__()
-        self._spec, self._config, self._chunk_s = spec, config, chunk_s
-        self._whole_max_s = whole_max_s
+        self._spec, self._config = spec, config
+        self._chunk_s, self._whole_max_s = chunk_s, whole_max_s
         self._read = counter("recordings_read")
         self._chunks = counter("chunks")
         self._eeg_ms = distribution("recording_duration_ms")
 
-    def process(self, element):
-        path, fp = element if isinstance(element, tuple) else (element, None)
-        emitted, policy = set(), self.retry_policy
-        for attempt in range(1, policy.max_attempts + 1):
-            try:
-                with open_recording(path, self._spec) as src:
-                    if attempt == 1:
-                        self._read.inc()
-                        self._eeg_ms.update(int(src.duration_s * 1000))
-                    for chunk in iter_model_inputs(src, self._spec, self._config,
-                                                   self._chunk_s, self._whole_max_s):
-                        if chunk.chunk in emitted:
-                            continue
-                        emitted.add(chunk.chunk)
-                        self._chunks.inc()
-                        yield dataclasses.replace(chunk, fingerprint=fp)
-                return
-            except Exception as exc:  # noqa: BLE001 - every failure must become a dead letter
-                if is_transient(exc) and attempt < policy.max_attempts:
-                    self._on_retry(exc, attempt)
-                    time.sleep(policy.backoff_s(attempt))
-                    continue
-                if is_transient(exc):
-                    exc = RetriesExhausted(exc, attempt)
-                # Chunks already emitted are dropped when their recording is assembled.
-                self._failed.inc()
-                letter = DeadLetter.from_exception(path, self.stage, exc)
-                _LOG.warning("dead letter: %s [%s] %s", letter.path, letter.stage,
-                             letter.reason)
-                yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
-                return
+    def __call__(self, element):
+        source, fingerprint = element
+        with open_recording(source.url, self._spec) as src:
+            self._read.inc()
+            self._eeg_ms.update(int(src.duration_s * 1000))
+            for model_input in iter_model_inputs(src, self._spec, self._config, self._chunk_s,
+                                                 self._whole_max_s, fingerprint, source.name):
+                self._chunks.inc()
+                yield model_input
 
 
 class PrepareModelInputs(beam.PTransform):
-    """Paths or ``(path, fingerprint)`` -> :class:`ModelInput` (one per recording, or per
-    chunk of a long one), carrying the fingerprint.
+    """``(Source, fingerprint)`` -> :class:`ModelInput` (one per recording, or per chunk of
+    a long one), named by the source's name and carrying the fingerprint.
 
     Example Usage::
 
-        inputs = paths | PrepareModelInputs(bundle.feature_spec, bundle.config, 3600)
+        inputs = todo | PrepareModelInputs(bundle.feature_spec, bundle.config, 1200, 3600)
     """
 
     def __init__(self, spec, config, chunk_s, whole_max_s=None):
         super().__init__()
-        if chunk_s < 60:
+        if not (chunk_s >= 60):
             raise ValueError(f"chunk_s must be at least 60 s, got {chunk_s}")
         whole_max_s = chunk_s if whole_max_s is None else whole_max_s
-        if whole_max_s < chunk_s:
+        if not (whole_max_s >= chunk_s):
             raise ValueError(f"whole_max_s ({whole_max_s}) must be at least chunk_s ({chunk_s})")
-        self._fn = _PrepareFn(spec, config, float(chunk_s), float(whole_max_s))
+        self._fn = _PrepareOne(spec, config, float(chunk_s), float(whole_max_s))
 
-    def expand(self, paths):
-        out = paths | "ReadAndFeaturize" >> beam.ParDo(self._fn).with_output_types(
-            ModelInput).with_outputs(DEAD_LETTER, main=MAIN)
-        return {MAIN: out[MAIN], DEAD_LETTER: out[DEAD_LETTER]}
+    def expand(self, todo):
+        return todo | "ReadAndFeaturize" >> Stage("features", self._fn, output_type=ModelInput)
 
 
-class _SplitResultsFn(beam.DoFn):
-    def __init__(self):
-        self._failed = counter("dead_letters_infer")
+def unwrap_inference(result):
+    """A RunInference result -> ``(path, ChunkPosteriors)``; a failed element raises."""
+    inference = result.inference
+    if isinstance(inference, InferenceFailure):
+        raise InferenceError(inference.reason)
+    yield inference.path, inference
 
-    def process(self, result):
-        inference = result.inference
-        if isinstance(inference, InferenceFailure):
-            self._failed.inc()
-            yield beam.pvalue.TaggedOutput(
-                DEAD_LETTER, DeadLetter(inference.path, "infer", inference.reason))
-        else:
-            yield inference.path, inference
+
+class InferenceError(RuntimeError):
+    """Inference failed on one element; the message is the handler's full reason."""
+
+    stage = "inference"
+    full_reason = True
 
 
 def _failed_batch_letters(failure):
     batch, exc = failure
     for element in batch:
-        yield DeadLetter(element.path, "infer", f"{type(exc).__name__}: {exc}")
+        yield dead_letter(element, "inference", exc)
 
 
-class _AssembleFn(StageDoFn):
-    """(path, [ChunkPosteriors]) -> Detection, with the P3 fusion and heuristics."""
+class _AssembleOne:
+    """(path, [ChunkPosteriors]) -> Detection, with the P3 fusion and heuristics.
 
-    stage = "postprocess"
+    A recording with a missing chunk (one that failed earlier and has its dead letter)
+    yields nothing here.
+    """
 
     def __init__(self, p3, step_s):
-        super().__init__()
         self._p3, self._step_s = p3, step_s
         self._events = counter("events")
         self._detected = counter("recordings_labelled")
 
-    @staticmethod
-    def path_of(element):
-        return element[0]
-
-    def process(self, element):
+    def __call__(self, element):
         path, chunks = element
         chunks = _unique_chunks(chunks)
-        if len(chunks) != chunks[0].n_chunks or [c.chunk for c in chunks] != list(
-                range(chunks[0].n_chunks)):
-            # A chunk of this recording failed earlier and was recorded as a dead letter.
+        if [c.chunk for c in chunks] != list(range(chunks[0].n_chunks)):
             return
-        yield from super().process(element)
-
-    def run(self, element):
-        path, chunks = element
-        chunks = _unique_chunks(chunks)
         p1 = np.concatenate([c.p1 for c in chunks], axis=1)
         p2 = np.concatenate([c.p2 for c in chunks])
         first = chunks[0]
@@ -204,8 +168,9 @@ class _AssembleFn(StageDoFn):
         self._events.inc(len(events))
         self._detected.inc()
         yield Detection(path=path, events=events, fused=fused.astype(np.float32),
-                        duration_s=first.duration_s, montage=first.montage,
-                        fingerprint=first.fingerprint)
+                        p1=p1.astype(np.float32), p2=p2.astype(np.float32),
+                        mask=np.asarray(first.mask, bool), duration_s=first.duration_s,
+                        montage=first.montage, fingerprint=first.fingerprint)
 
 
 def _unique_chunks(chunks):
@@ -231,16 +196,15 @@ class DetectSeizures(beam.PTransform):
         results, failed = (inputs
                            | "RunInference" >> RunInference(self._handler)
                            .with_exception_handling())
-        split = results | "SplitFailures" >> beam.ParDo(_SplitResultsFn()).with_output_types(
-            typing.Tuple[str, ChunkPosteriors]).with_outputs(DEAD_LETTER, main=MAIN)
+        split = results | "SplitFailures" >> Stage(
+            "inference", unwrap_inference, output_type=typing.Tuple[str, ChunkPosteriors])
         batch_letters = failed.failed_inferences | "FailedBatches" >> beam.FlatMap(
             _failed_batch_letters)
         assembled = (split[MAIN]
                      | "GroupChunks" >> beam.GroupByKey()
-                     | "FuseAndDetect" >> beam.ParDo(_AssembleFn(self._p3, self._step_s))
-                     .with_output_types(Detection).with_outputs(DEAD_LETTER, main=MAIN))
-        dead = ((split[DEAD_LETTER], batch_letters, assembled[DEAD_LETTER])
-                | "FlattenDeadLetters" >> beam.Flatten().with_output_types(DeadLetter))
+                     | "FuseAndDetect" >> Stage("postprocess", _AssembleOne(self._p3, self._step_s),
+                                                output_type=Detection))
+        dead = flatten_dead_letters("FlattenDeadLetters", split, batch_letters, assembled)
         return {MAIN: assembled[MAIN], DEAD_LETTER: dead}
 
 

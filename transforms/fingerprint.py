@@ -13,12 +13,14 @@ Each result's ``<bname>.result.json`` records it with the model version; an incr
 run skips a recording whose record names the same fingerprint, model version and (at
 least) the requested formats.
 
+With ``--incremental`` off no fingerprint is computed (the record then says ``null``):
+hashing every byte of a corpus is only worth it when a later run will compare.
+
 Example Usage::
 
-    todo = paths | FingerprintRecordings(out, inputs.root, bundle.version, formats,
-                                         incremental=True)
-    todo[MAIN]       # (path, fingerprint) to process
-    todo[SKIPPED]    # paths whose results are current
+    todo = sources | FingerprintRecordings(out, bundle.version, formats, incremental=True)
+    todo[MAIN]       # (Source, fingerprint) to process
+    todo[SKIPPED]    # names whose results are current
 """
 import hashlib
 import json
@@ -27,10 +29,10 @@ import logging
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from neurokube.transforms.dead_letters import DEAD_LETTER, MAIN, StageDoFn, counter
-from neurokube.transforms.edf_io import is_local
-from neurokube.transforms.event_writers import RESULT_META_SUFFIX
-from neurokube.transforms.writers import output_path
+from neurokube.core.edf_header import check_regular_file
+from neurokube.core.paths import is_local, local_path, output_path
+from neurokube.transforms.stages import DEAD_LETTER, MAIN, StageFn, counter
+from neurokube.transforms.write import FORMAT_SUFFIXES, RESULT_META_SUFFIX
 
 SKIPPED = "skipped_unchanged"
 _READ_BYTES = 8 << 20
@@ -63,9 +65,10 @@ def fingerprint(path):
 
 def _sha256(path):
     digest = hashlib.sha256()
-    local = path[len("file://"):] if path.startswith("file://") else path
+    if is_local(path):
+        check_regular_file(local_path(path))  # never hash a FIFO or a device: no end
     try:
-        handle = open(local, "rb") if is_local(path) else FileSystems.open(path)
+        handle = open(local_path(path), "rb") if is_local(path) else FileSystems.open(path)
     except FileNotFoundError as exc:
         raise _missing(path) from exc
     with handle:
@@ -74,9 +77,9 @@ def _sha256(path):
     return f"sha256:{digest.hexdigest()}"
 
 
-def result_meta_path(output_dir, source, root):
-    """Where :mod:`~neurokube.transforms.event_writers` records a recording's result."""
-    return output_path(output_dir, source, root, RESULT_META_SUFFIX)
+def result_meta_path(output_dir, name):
+    """Where :mod:`~neurokube.transforms.write` records a recording's result."""
+    return output_path(output_dir, name, RESULT_META_SUFFIX)
 
 
 def read_result_meta(path):
@@ -98,59 +101,66 @@ def is_current(meta, fingerprint_, model_version, formats):
             and set(formats) <= set(meta.get("formats") or ()))
 
 
-class _FingerprintFn(StageDoFn):
-    stage = "read"
+def outputs_present(output_dir, name, formats):
+    """Whether every output file of ``formats`` exists for the recording ``name``."""
+    return all(FileSystems.exists(output_path(output_dir, name, FORMAT_SUFFIXES[fmt]))
+               for fmt in formats)
 
-    def __init__(self, output_dir, root, model_version, formats, incremental):
-        super().__init__()
-        self._output_dir, self._root = output_dir, root
+
+class _FingerprintOne:
+    def __init__(self, output_dir, model_version, formats, incremental):
+        self._output_dir = output_dir
         self._model_version, self._formats = model_version, tuple(formats)
         self._incremental = incremental
         self._skipped = counter("recordings_skipped_unchanged")
 
-    def run(self, path):
-        fp = fingerprint(path)
-        if self._incremental:
-            meta = read_result_meta(result_meta_path(self._output_dir, path, self._root))
-            if is_current(meta, fp, self._model_version, self._formats):
-                self._skipped.inc()
-                yield beam.pvalue.TaggedOutput(SKIPPED, path)
-                return
-        yield path, fp
+    def __call__(self, source):
+        if not self._incremental:
+            yield source, None
+            return
+        fp = fingerprint(source.url)
+        meta = read_result_meta(result_meta_path(self._output_dir, source.name))
+        if is_current(meta, fp, self._model_version, self._formats) and outputs_present(
+                self._output_dir, source.name, self._formats):
+            self._skipped.inc()
+            yield beam.pvalue.TaggedOutput(SKIPPED, source.name)
+            return
+        yield source, fp
 
 
 class FingerprintRecordings(beam.PTransform):
-    """Paths -> ``(path, fingerprint)``; with ``incremental``, current results are skipped.
+    """Sources -> ``(Source, fingerprint)``; with ``incremental``, current results are skipped.
+
+    A result is current when its record names the same fingerprint, model version and
+    formats and every one of its output files is present.
 
     Parameters
     ----------
     output_dir : str
-    root : str
-        Input root (outputs keep the recordings' paths relative to it).
     model_version : str
     formats : sequence of str
         Formats this run writes; a result lacking one of them is redone.
     incremental : bool
 
-    Returns ``{MAIN: (path, fingerprint), SKIPPED: paths, DEAD_LETTER: unreadable inputs}``.
+    Returns ``{MAIN: (Source, fingerprint), SKIPPED: names, DEAD_LETTER: unreadable inputs}``.
 
     Example Usage::
 
-        todo = paths | FingerprintRecordings("out/", root, "3f2a...", ["csv_bi"], True)
+        todo = sources | FingerprintRecordings("out/", "3f2a...", ["csv_bi"], True)
     """
 
-    def __init__(self, output_dir, root, model_version, formats, incremental=False):
+    def __init__(self, output_dir, model_version, formats, incremental=False):
         super().__init__()
         if not output_dir:
             raise ValueError("output_dir is required")
-        self._fn = _FingerprintFn(str(output_dir), str(root), str(model_version),
-                                  tuple(formats), bool(incremental))
+        self._fn = StageFn("read", _FingerprintOne(str(output_dir), str(model_version),
+                                                   tuple(formats), bool(incremental)))
 
-    def expand(self, paths):
-        out = paths | "Fingerprint" >> beam.ParDo(self._fn).with_outputs(
+    def expand(self, sources):
+        out = sources | "Fingerprint" >> beam.ParDo(self._fn).with_outputs(
             SKIPPED, DEAD_LETTER, main=MAIN)
         return {MAIN: out[MAIN], SKIPPED: out[SKIPPED], DEAD_LETTER: out[DEAD_LETTER]}
 
 
 __all__ = ["FingerprintRecordings", "SKIPPED", "fingerprint", "is_current",
-           "read_result_meta", "result_meta_path"]
+           "outputs_present", "read_result_meta", "result_meta_path"]

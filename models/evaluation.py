@@ -1,0 +1,118 @@
+"""Challenge-style evaluation of a detector's posteriors against annotated references.
+
+Pure NumPy on top of the scorers (no Beam, no Keras): what ``neurokube evaluate``
+computes from the ``.posteriors.npz`` that ``label`` writes and the references beside the
+recordings. For one set of P3 parameters: NEDC OVERLAP and TAES and SzCORE (each with
+sensitivity, precision, F1 and FA/24h), the share of reference-background seconds flagged
+as seizure, the longest false event, and the detection latency of every detected seizure
+(onset of the first overlapping hypothesis event minus the reference onset, s). Across
+operating points: the same at every P3 threshold of a sweep.
+
+Example::
+
+    results = [RecordingResult.load(name, ref_path, posteriors_path), ...]
+    metrics = corpus_metrics(results, bundle.p3, step_s=1.0)
+    curve = operating_points(results, bundle.p3, (0.3, 0.5, 0.7, 0.9), step_s=1.0)
+"""
+import dataclasses
+import io
+
+import numpy as np
+
+from neurokube.core.formats import SEIZ, Annotation, Event, biclass_label, read_annotation
+from neurokube.core.paths import read_bytes
+from neurokube.core.scoring import score_pairs
+from neurokube.models.postprocess import detect_events, fuse
+
+SCORERS = ("overlap", "taes", "szcore")
+DEFAULT_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+@dataclasses.dataclass
+class RecordingResult:
+    """A recording's reference seizures and its detector posteriors."""
+
+    name: str
+    duration_s: float
+    seizures: list           # [(start_s, stop_s)] reference seizure events
+    p1: np.ndarray           # (22, S)
+    p2: np.ndarray           # (S,)
+    mask: np.ndarray         # (22,)
+
+    @classmethod
+    def load(cls, name, reference_path, posteriors_path):
+        ref = read_annotation(reference_path)
+        seizures = [(e.start_s, e.stop_s) for e in ref.events
+                    if biclass_label(e.label, str(reference_path)) == SEIZ]
+        with np.load(io.BytesIO(read_bytes(posteriors_path))) as data:
+            return cls(name=name, duration_s=ref.duration_s, seizures=seizures,
+                       p1=data["p1"], p2=data["p2"], mask=data["mask"])
+
+    def events(self, params, step_s):
+        fused = fuse(self.p1, self.p2, self.mask, params)
+        return detect_events(fused, self.p1, self.mask, params, step_s, self.duration_s)
+
+
+def _intervals_length(intervals):
+    return float(sum(max(0.0, b - a) for a, b in intervals))
+
+
+def _overlap(a, b):
+    """Seconds shared by two lists of disjoint intervals."""
+    total = 0.0
+    for s1, e1 in a:
+        for s2, e2 in b:
+            total += max(0.0, min(e1, e2) - max(s1, s2))
+    return total
+
+
+def _pairs(results, events_of):
+    pairs = []
+    for r in results:
+        ref = Annotation(r.name, r.duration_s, [Event(s, e, "seiz") for s, e in r.seizures])
+        hyp = Annotation(r.name, r.duration_s, [Event(s, e, "seiz", c)
+                                                for s, e, c in events_of[r.name]])
+        pairs.append((ref, hyp))
+    return pairs
+
+
+def corpus_metrics(results, params, step_s, scorers=SCORERS):
+    """Every figure of one operating point over a corpus (see the module doc)."""
+    events_of = {r.name: r.events(params, step_s) for r in results}
+    scores = score_pairs(_pairs(results, events_of), scorers=scorers)
+    background_s = flagged_s = 0.0
+    longest_false_s, latencies = 0.0, []
+    for r in results:
+        hyp = [(s, e) for s, e, _ in events_of[r.name]]
+        background_s += r.duration_s - _intervals_length(r.seizures)
+        flagged_s += _intervals_length(hyp) - _overlap(hyp, r.seizures)
+        for s, e in hyp:
+            if not any(e > rs and s < re for rs, re in r.seizures):
+                longest_false_s = max(longest_false_s, e - s)
+        for rs, re in r.seizures:
+            onsets = [s for s, e in hyp if e > rs and s < re]
+            if onsets:
+                latencies.append(min(onsets) - rs)
+    lat = np.asarray(latencies, dtype=np.float64)
+    return dict(scores, background_flagged_pct=100.0 * flagged_s / background_s
+                if background_s else 0.0,
+                background_s=background_s, longest_false_event_s=longest_false_s,
+                latency_s={"detected": len(lat),
+                           "median": float(np.median(lat)) if len(lat) else None,
+                           "p90": float(np.percentile(lat, 90)) if len(lat) else None,
+                           "values": [round(float(v), 3) for v in lat]})
+
+
+def operating_points(results, params, thresholds, step_s):
+    """OVERLAP sensitivity and FA/24h, TAES sensitivity and background flagged, at each
+    P3 threshold (the other P3 parameters as given)."""
+    points = []
+    for threshold in thresholds:
+        point = dataclasses.replace(params, threshold=float(threshold))
+        m = corpus_metrics(results, point, step_s, scorers=("overlap", "taes"))
+        points.append({"threshold": float(threshold),
+                       "overlap_sensitivity_pct": m["overlap"]["sensitivity_pct"],
+                       "overlap_fa_per_24h": m["overlap"]["fa_per_24h"],
+                       "taes_sensitivity_pct": m["taes"]["sensitivity_pct"],
+                       "background_flagged_pct": m["background_flagged_pct"]})
+    return points

@@ -1,0 +1,1 @@
+"""The shipped reference model bundle (data only)."""

@@ -1,0 +1,252 @@
+"""Which recordings a job reads, and the name each one goes by in outputs and logs.
+
+``--input`` takes one or more of: a glob pattern (``corpus/**/*.edf``,
+``gs://bucket/edf/*.edf``), a folder (searched recursively for ``*.edf``, any case), a
+single recording, or a list file (``.list``/``.txt``/``.lst``, one path or URL per line;
+``#`` comments and blank lines skipped). Inputs are expanded once, when the pipeline is
+built, and sorted, so every run sees the same recordings in the same order.
+
+Every entry found is a :class:`Source`: where to read it (``url``) and its ``name``, the
+path relative to the input root with ``/`` separators, which names its outputs, its
+dead letter and its log lines (absolute paths, which can carry patients' names in
+clinical folder trees, never appear unless asked for). Names never escape the output
+folder (``..`` parts are dropped) and never collide: when two recordings would get the
+same name case-insensitively (``x.edf`` beside ``x.EDF``, or ``c1/dup.edf`` and
+``c2/dup.edf`` from a list without a shared folder), the later ones in sorted order get
+``~2``, ``~3``... before the suffix.
+
+Nothing is silently skipped: a list entry that does not exist, a dangling, looping or
+self symlink, a FIFO, socket or device named ``*.edf`` and an unreadable sub-folder are
+kept as sources with a ``problem``, which the pipeline turns into a dead letter (stage
+``list``) without opening them.
+
+Example::
+
+    inputs = list_recordings(["corpus/edf/", "extra.edf"])
+    [(s.name, s.problem) for s in inputs.sources]
+"""
+import dataclasses
+import glob
+import os
+import posixpath
+import stat
+from typing import Optional, Sequence, Union
+
+from neurokube.core.paths import exists, is_local, local_path, read_text
+
+LIST_SUFFIXES = (".list", ".txt", ".lst")
+RECORDING_SUFFIX = ".edf"
+_GLOB_CHARS = "*?["
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One input recording.
+
+    Attributes
+    ----------
+    url : str
+        Where to read it: a local path or a FileSystems URL.
+    name : str
+        Its path relative to the input root ('/'-separated, collision-free): names its
+        outputs, dead letter and log lines.
+    problem : str, optional
+        Why it cannot be opened, found while listing (it becomes a dead letter).
+    """
+
+    url: str
+    name: str
+    problem: Optional[str] = None
+
+    @property
+    def path(self) -> str:
+        """The name (what records and logs show)."""
+        return self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSet:
+    """The recordings of a job."""
+
+    sources: tuple
+
+    @property
+    def paths(self) -> tuple:
+        """The URLs of the sources, in order."""
+        return tuple(s.url for s in self.sources)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+
+def _is_list_file(spec: str) -> bool:
+    return spec.lower().endswith(LIST_SUFFIXES)
+
+
+def _glob_root(pattern: str) -> str:
+    """The longest folder prefix of a pattern that holds no wildcard."""
+    cut = min([pattern.index(c) for c in _GLOB_CHARS if c in pattern] or [len(pattern)])
+    return pattern[:cut].rsplit("/", 1)[0] if "/" in pattern[:cut] else ""
+
+
+def common_root(paths) -> str:
+    """The deepest folder shared by all paths (string-wise, works for URLs too)."""
+    folders = [p.rsplit("/", 1)[0] if "/" in p else "" for p in paths]
+    if not folders:
+        return ""
+    parts = [f.split("/") for f in folders]
+    shared = []
+    for column in zip(*parts):
+        if len(set(column)) != 1:
+            break
+        shared.append(column[0])
+    return "/".join(shared)
+
+
+def safe_name(path: str, root: str) -> str:
+    """``path`` relative to ``root``, normalised, with no ``..``, ``.`` or empty parts.
+
+    A path outside ``root`` keeps the parts it has below its last ``..``.
+    """
+    path = str(path).replace("\\", "/")
+    root = str(root).replace("\\", "/").rstrip("/")
+    rel = path[len(root) + 1:] if root and path.startswith(root + "/") else path
+    if "://" in rel:
+        rel = rel.split("://", 1)[1].split("/", 1)[-1]
+    parts = [p for p in posixpath.normpath("/" + rel).split("/") if p not in ("", ".", "..")]
+    return "/".join(parts) or "recording"
+
+
+def unique_names(names: Sequence[str]) -> list:
+    """Names made distinct case-insensitively by ``~2``, ``~3``... before the suffix."""
+    taken, out = set(), []
+    for name in names:
+        stem, dot, suffix = name.rpartition(".")
+        if not dot or "/" in suffix:
+            stem, dot, suffix = name, "", ""
+        candidate, k = name, 1
+        while candidate.lower() in taken:
+            k += 1
+            candidate = f"{stem}~{k}{dot}{suffix}"
+        taken.add(candidate.lower())
+        out.append(candidate)
+    return out
+
+
+def _local_problem(path: str) -> Optional[str]:
+    """Why a local directory entry cannot be read as a recording, or None."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "dangling symbolic link" if os.path.islink(path) else "no such file"
+    except OSError as exc:  # ELOOP: a looping or self link; EACCES...
+        return f"cannot open: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None if os.access(path, os.R_OK) else "not readable (permission denied)"
+    kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device",
+             stat.S_ISBLK: "a device", stat.S_ISDIR: "a folder"}
+    kind = next((name for test, name in kinds.items() if test(mode)), "not a regular file")
+    return f"not a regular file ({kind})"
+
+
+def _walk_local(folder: str):
+    """(path, problem) of every ``*.edf`` under a local folder, and of unreadable folders.
+
+    Symbolic links to folders are followed once (a link back into the tree is a
+    problem, not a loop); ``.edf`` entries of any type are reported.
+    """
+    found, seen = [], set()
+
+    def on_error(exc):
+        found.append((exc.filename, f"unreadable folder: {exc.strerror or exc}"))
+
+    for top, dirs, files in os.walk(folder, onerror=on_error, followlinks=True):
+        try:
+            info = os.stat(top)
+        except OSError as exc:
+            found.append((top, f"unreadable folder: {exc.strerror or exc}"))
+            dirs[:] = []
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            found.append((top, "symbolic link loop (folder already listed)"))
+            dirs[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        dirs.sort()
+        entries = list(files)
+        # Entries os.walk files under dirs (links to links, loops) are checked too.
+        for name in list(dirs):
+            full = os.path.join(top, name)
+            if name.lower().endswith(RECORDING_SUFFIX) and _local_problem(full):
+                dirs.remove(name)
+                entries.append(name)
+        for name in sorted(entries):
+            if name.lower().endswith(RECORDING_SUFFIX):
+                full = os.path.join(top, name)
+                found.append((full, _local_problem(full)))
+    return found
+
+
+def _expand(spec: str):
+    """(root, [(url, problem)]) of one input spec."""
+    from apache_beam.io.filesystems import FileSystems
+    if _is_list_file(spec):
+        if not exists(spec):
+            raise FileNotFoundError(f"list file not found: {spec}")
+        urls = [line.strip() for line in read_text(spec).splitlines()
+                if line.strip() and not line.strip().startswith("#")]
+        if not urls:
+            raise FileNotFoundError(f"list file names no recordings: {spec}")
+        urls = list(dict.fromkeys(urls))  # a path listed twice is one recording
+        found = []
+        for url in urls:
+            problem = _local_problem(local_path(url)) if is_local(url) else (
+                None if FileSystems.exists(url) else "no such object")
+            found.append((url, problem))
+        return common_root(urls), found
+    if any(c in spec for c in _GLOB_CHARS):
+        root = _glob_root(spec)
+        if is_local(spec):
+            matches = sorted(glob.glob(local_path(spec), recursive=True))
+            return root, [(m, _local_problem(m)) for m in matches]
+        return root, [(m.path, None) for m in FileSystems.match([spec])[0].metadata_list]
+    if is_local(spec):
+        path = local_path(spec).rstrip("/") or "/"
+        if os.path.isdir(path):
+            return path, _walk_local(path)
+        if os.path.lexists(path):
+            return os.path.dirname(path), [(path, _local_problem(path))]
+        raise FileNotFoundError(f"no recordings match {spec}: no such file or folder")
+    folder = spec.rstrip("/")
+    matches = {m.path for p in (f"{folder}/**{RECORDING_SUFFIX}",
+                                f"{folder}/**{RECORDING_SUFFIX.upper()}")
+               for m in FileSystems.match([p])[0].metadata_list}
+    if not matches and FileSystems.exists(spec):
+        return folder.rsplit("/", 1)[0], [(spec, None)]
+    return folder, [(m, None) for m in sorted(matches)]
+
+
+def list_recordings(specs: Union[str, Sequence[str]]) -> InputSet:
+    """Expand input specs into an :class:`InputSet` (see the module doc).
+
+    Raises
+    ------
+    FileNotFoundError
+        A spec matches nothing, or a list file cannot be read.
+    """
+    specs = [specs] if isinstance(specs, (str, os.PathLike)) else list(specs)
+    if not specs:
+        raise FileNotFoundError("no input given")
+    entries, seen = [], set()
+    for spec in specs:
+        root, found = _expand(str(spec))
+        if not found:
+            raise FileNotFoundError(f"no recordings match {spec}")
+        for url, problem in found:
+            if url not in seen:
+                seen.add(url)
+                entries.append((safe_name(url, root), url, problem))
+    entries.sort()
+    names = unique_names([name for name, _, _ in entries])
+    return InputSet(sources=tuple(Source(url=url, name=name, problem=problem)
+                                  for name, (_, url, problem) in zip(names, entries)))

@@ -1,0 +1,169 @@
+"""``neurokube label``: seizure events for every recording of a corpus.
+
+Wiring: sources -> accepted -> fingerprint (``--incremental``) -> model inputs ->
+RunInference + P3 -> event files; every input ends as a result, a dead letter or a
+skipped (unchanged) recording, and ``run.json`` counts them.
+
+Example::
+
+    neurokube label --input 'corpus/edf/**/*.edf' --output results/ \
+        --formats csv_bi,tse,hyp,events_tsv --runner_config direct
+    neurokube label --input gs://corpus/edf/ --output gs://results/v3/ --incremental
+"""
+import platform
+import time
+
+import apache_beam as beam
+
+from neurokube import __version__
+from neurokube.core.paths import join
+from neurokube.pipelines import options as opts
+from neurokube.pipelines.run_files import (
+    RUN_FILE, finish_run, prepare_output, remove_stale_results, run_folder)
+from neurokube.transforms.detect import DetectSeizures, PrepareModelInputs
+from neurokube.transforms.featurize import AcceptListed
+from neurokube.transforms.fingerprint import SKIPPED, FingerprintRecordings
+from neurokube.transforms.stages import DEAD_LETTER, MAIN, flatten_dead_letters
+from neurokube.transforms.write import (
+    FORMAT_SUFFIXES, FORMATS, RESULT_META_SUFFIX, WriteDeadLetters, WriteDetections,
+    WriteRunSummary)
+
+# Recordings up to an hour are processed whole; longer ones in 20-minute chunks, which
+# keeps a worker under 2 GB even for 24-hour, 512 Hz recordings.
+DEFAULT_CHUNK_S = 1200.0
+DEFAULT_WHOLE_MAX_S = 3600.0
+
+
+def build_label_pipeline(p, inputs, output_dir, bundle, handler, formats=("csv_bi",),
+                         chunk_s=DEFAULT_CHUNK_S, options_record=None, incremental=False,
+                         whole_max_s=DEFAULT_WHOLE_MAX_S, run_id="run"):
+    """Wire the label job into pipeline ``p``.
+
+    Parameters
+    ----------
+    p : beam.Pipeline
+    inputs : InputSet
+    output_dir : str
+    bundle : ModelBundle
+        The model (its feature spec, config and P3 parameters are used here; the
+        handler loads the same bundle on the workers).
+    handler : DetectorModelHandler
+    formats : sequence of str
+        Output formats (:data:`~neurokube.transforms.write.FORMATS`); ``csv_bi`` is
+        always written.
+    chunk_s, whole_max_s : float
+        Recordings up to ``whole_max_s`` are processed whole, longer ones in chunks of
+        ``chunk_s``, s.
+    options_record : dict, optional
+        Options to record in ``run.json``.
+    incremental : bool
+        Skip recordings whose result names the same input fingerprint, model version and
+        formats and whose output files are all present.
+    run_id : str
+        This run's folder under ``output_dir/runs/`` (its ``run.json`` and
+        ``dead_letters.jsonl``), so overlapping runs never lose each other's records.
+
+    Returns
+    -------
+    dict
+        ``{MAIN: (name, duration_s) written, DEAD_LETTER: dead letters,
+        SKIPPED: names skipped as unchanged}``.
+    """
+    formats = ["csv_bi"] + [f for f in dict.fromkeys(formats) if f != "csv_bi"]
+    meta = {"model_version": bundle.version, "neurokube_version": __version__}
+    sources = (p
+               | "ListRecordings" >> beam.Create(list(inputs.sources))
+               | "Distribute" >> beam.Reshuffle())
+    accepted = sources | "Accept" >> AcceptListed()
+    todo = accepted[MAIN] | "Fingerprint" >> FingerprintRecordings(
+        output_dir, bundle.version, formats, incremental)
+    prepared = todo[MAIN] | "PrepareInputs" >> PrepareModelInputs(
+        bundle.feature_spec, bundle.config, chunk_s, max(chunk_s, whole_max_s))
+    found = prepared[MAIN] | "Detect" >> DetectSeizures(handler, bundle.p3,
+                                                        bundle.config.step_s)
+    written = found[MAIN] | "Write" >> WriteDetections(output_dir, formats, meta,
+                                                       bundle.config.step_s)
+    dead = flatten_dead_letters("AllDeadLetters", accepted, todo, prepared, found, written)
+    records = run_folder(output_dir, run_id)
+    _ = dead | "WriteDeadLetters" >> WriteDeadLetters(records)
+    hours = written[MAIN] | "EegHours" >> beam.Map(lambda kv: kv[1] / 3600.0)
+    recordings_failed = (dead | "FailedPaths" >> beam.Map(lambda d: d.path)
+                         | "DistinctFailed" >> beam.Distinct())
+    _ = ({"results": written[MAIN], "dead_letters": recordings_failed,
+          SKIPPED: todo[SKIPPED]}
+         | "Summary" >> WriteRunSummary(join(records, RUN_FILE), {
+             "inputs": len(inputs), "incremental": bool(incremental),
+             "model_version": bundle.version, "formats": formats,
+             "chunk_s": chunk_s, "whole_max_s": max(chunk_s, whole_max_s),
+             "options": options_record or {},
+             "versions": {"neurokube": __version__, "apache_beam": beam.__version__,
+                          "python": platform.python_version()}},
+             sums={"eeg_hours": hours}))
+    return {MAIN: written[MAIN], DEAD_LETTER: dead, SKIPPED: todo[SKIPPED]}
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "label", help="label seizures in EDF recordings (writes .csv_bi and more per recording)",
+        description="Run the seizure detector over recordings; Beam flags may follow.")
+    opts.add_io_arguments(parser)
+    opts.add_model_argument(parser)
+    parser.add_argument("--formats", type=opts.format_list(FORMATS), default=["csv_bi"],
+                        help=f"comma-separated output formats of {','.join(FORMATS)} "
+                             "(csv_bi is always written)")
+    parser.add_argument("--chunk_s", type=opts.seconds(minimum=60.0), default=DEFAULT_CHUNK_S,
+                        help="chunk length for recordings longer than --whole_max_s, s "
+                             "(at least 60)")
+    parser.add_argument("--whole_max_s", type=opts.seconds(minimum=60.0),
+                        default=DEFAULT_WHOLE_MAX_S,
+                        help="recordings up to this long are processed whole, s")
+    parser.add_argument("--p1_batch_windows", type=opts.positive_int, default=8192,
+                        help="P1 windows per model call")
+    parser.add_argument("--p2_batch_windows", type=opts.positive_int, default=1024,
+                        help="P2 windows per model call")
+    parser.add_argument("--max_batch_size", type=opts.positive_int, default=4,
+                        help="recordings or chunks per inference call")
+    parser.add_argument("--large_model", action="store_true",
+                        help="share one model copy across the worker processes of a machine")
+    parser.add_argument("--model_copies", type=opts.positive_int, default=None,
+                        help="exact number of model copies per machine (e.g. one per GPU)")
+    parser.add_argument("--device", default="CPU", choices=["CPU", "GPU"])
+    parser.add_argument("--incremental", action="store_true",
+                        help="skip recordings whose results exist for the same input content "
+                             "(fingerprint) and model version; redo the rest")
+    opts.add_run_arguments(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args, beam_argv):
+    """Run ``neurokube label``; returns the exit status (see :mod:`.run_files`)."""
+    from neurokube.models.handler import DetectorModelHandler
+    bundle_dir, bundle = opts.load_bundle(args.model)
+    inputs = opts.list_inputs(args.input)
+    run_id = prepare_output(args.output, inputs, args.overwrite)
+    handler = DetectorModelHandler(bundle_dir, p1_batch_windows=args.p1_batch_windows,
+                                   p2_batch_windows=args.p2_batch_windows,
+                                   max_batch_size=args.max_batch_size,
+                                   large_model=args.large_model, model_copies=args.model_copies,
+                                   device=args.device)
+    argv = opts.beam_argv(args, beam_argv)
+    record = {"input": args.input, "model": args.model or "reference",
+              "formats": args.formats, "runner_config": args.runner_config,
+              "beam_args": argv, "incremental": args.incremental}
+    started = time.time()
+    with opts.console(args):
+        with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
+            build_label_pipeline(p, inputs, args.output, bundle, handler,
+                                 formats=args.formats, chunk_s=args.chunk_s,
+                                 whole_max_s=args.whole_max_s, options_record=record,
+                                 incremental=args.incremental, run_id=run_id)
+    remove_stale_results(args.output, run_id, [FORMAT_SUFFIXES[f] for f in FORMATS]
+                         + [RESULT_META_SUFFIX])
+    summary = finish_run(args.output, run_id, started)
+    print(f"labelled {summary.get('results', 0)} of {summary['inputs']} recordings "
+          f"({summary.get('eeg_hours', 0):.2f} EEG-hours) in {summary['wall_time_s']:.1f} s "
+          f"with model {bundle.version}; {summary.get('dead_letters', 0)} dead letters; "
+          f"{summary.get('skipped_unchanged', 0)} skipped as unchanged; "
+          f"results under {args.output}")
+    return opts.exit_status(summary, args)

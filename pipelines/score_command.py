@@ -1,0 +1,91 @@
+"""``neurokube score``: score hypothesis annotations against references.
+
+REF and HYP are folders (searched recursively) or list files; recordings pair by name. The
+SEIZ results of every scorer are printed as a table and, with ``--json``, written as
+``{"files", "total_duration_s", "<scorer>": {"targets", "hits", "misses", "false_alarms",
+"sensitivity_pct", "fa_per_24h"}, ...}``.
+
+Example::
+
+    neurokube score --ref ref/ --hyp hyp/ --json scores.json --scorers overlap,taes
+"""
+import argparse
+import json
+import sys
+
+from neurokube.core.formats import AnnotationError
+from neurokube.core.paths import atomic_write_text
+from neurokube.core.scoring import DEFAULT_SCORERS, SCORERS, ScoringError, pair_files, \
+    score_pairs
+
+# Decimals of the counts in the table (TAES gives partial credit, printed as NEDC does).
+_COUNT_DECIMALS = {"taes": 2}
+_NOTES = {
+    "overlap": "NEDC v6.0.0 any-overlap",
+    "taes": "NEDC v6.0.0 time-aligned, partial credit",
+    "epoch": "NEDC v6.0.0 0.25 s epochs; FA/24h = false-alarm seconds per 24 h",
+    "dpalign": "NEDC v6.0.0 DP alignment of label sequences",
+    "szcore": "SzCORE, timescoring event scoring (-30 s/+60 s tolerance), far more lenient",
+}
+
+
+def _scorer_list(text):
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SCORERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown scorer(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {','.join(SCORERS)}")
+    return names
+
+
+def add_parser(subparsers):
+    """Add the ``score`` subcommand to ``subparsers`` and return its parser."""
+    parser = subparsers.add_parser(
+        "score", help="score hypothesis annotations against references (NEDC v6.0.0, SzCORE)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ref", required=True,
+                        help="reference folder (searched recursively) or list file")
+    parser.add_argument("--hyp", required=True,
+                        help="hypothesis folder (searched recursively) or list file")
+    parser.add_argument("--json", dest="json_out", metavar="OUT",
+                        help="also write the results as JSON to OUT")
+    parser.add_argument("--scorers", type=_scorer_list, default=list(DEFAULT_SCORERS),
+                        help=f"comma-separated, from {','.join(SCORERS)} (default: all)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def format_table(result):
+    """The SEIZ results of :func:`score_pairs` as a readable text table."""
+    scorers = [name for name in SCORERS if name in result]
+    lines = [f"SEIZ results: {result['files']} recordings, total duration "
+             f"{result['total_duration_s']:.4f} s", "",
+             f"{'scorer':<8} {'targets':>10} {'hits':>10} {'misses':>10} "
+             f"{'false alarms':>12} {'sensitivity':>12} {'FA/24h':>12}  convention"]
+    for name in scorers:
+        row = result[name]
+        digits = _COUNT_DECIMALS.get(name, 0)
+        counts = [f"{row[key]:{width}.{digits}f}" for key, width in
+                  (("targets", 10), ("hits", 10), ("misses", 10), ("false_alarms", 12))]
+        lines.append(f"{name.upper():<8} {' '.join(counts)} {row['sensitivity_pct']:10.4f} % "
+                     f"{row['fa_per_24h']:12.4f}  {_NOTES[name]}")
+    return "\n".join(lines)
+
+
+def _write_json(result, path):
+    atomic_write_text(str(path), json.dumps(result, indent=2) + "\n")
+
+
+def run(args, extra_argv):
+    """Run the subcommand; returns the exit code (2 when the inputs cannot be scored)."""
+    del extra_argv  # the CLI refuses unknown arguments for this subcommand
+    try:
+        result = score_pairs(pair_files(args.ref, args.hyp), scorers=args.scorers)
+        if args.json_out:
+            _write_json(result, args.json_out)
+    except (AnnotationError, ScoringError, OSError) as error:
+        print(f"neurokube score: error: {error}", file=sys.stderr)
+        return 2
+    print(format_table(result))
+    return 0

@@ -1,0 +1,163 @@
+"""``neurokube train``: a Beam job writes training examples as TFRecord shards, then P1,
+P2 and P3 are trained and tuned in a fresh deterministic process, and a bundle is written.
+
+Example::
+
+    neurokube train --corpus tcp_train/edf mixed_train/edf --dev tcp_dev/edf \
+        --output models/mine
+"""
+import json
+import multiprocessing
+import os
+import time
+
+import apache_beam as beam
+
+from neurokube.core.paths import read_text
+from neurokube.pipelines import options as opts
+from neurokube.transforms.featurize import AcceptListed
+from neurokube.transforms.stages import MAIN, flatten_dead_letters
+from neurokube.transforms.training_examples import BuildExamples
+from neurokube.transforms.write import DEAD_LETTERS_FILE, WriteDeadLetters
+
+SHARDS = 4
+# A fresh process with these set before TensorFlow starts trains deterministically:
+# one thread each for intra- and inter-op work, no oneDNN re-ordering, no GPU.
+DETERMINISTIC_ENV = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+                     "TF_ENABLE_ONEDNN_OPTS": "0", "CUDA_VISIBLE_DEVICES": "-1",
+                     "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _train_child(examples_dir, output_dir, report_path, spec, config, train_cfg, card_notes,
+                 splits, started):
+    """Read the examples, train, tune and save the bundle (runs in a spawned process)."""
+    from neurokube.models.bundle import library_versions
+    from neurokube.models.training import read_examples, train_bundle
+    train = read_examples(os.path.join(examples_dir, "train-*.tfrecord"))
+    dev = read_examples(os.path.join(examples_dir, "dev-*.tfrecord"))
+    hours = {name: round(sum(e.duration_s for e in examples) / 3600, 3)
+             for name, examples in (("train_hours", train), ("dev_hours", dev))}
+    bundle, report = train_bundle(train, dev, spec, config, train_cfg)
+    skipped = [json.loads(line) for line in read_text(
+        os.path.join(examples_dir, DEAD_LETTERS_FILE)).splitlines() if line.strip()]
+    bundle.training = {
+        "summary": "Trained with `neurokube train` (P1 and P2 fitted, P3 tuned on dev by "
+                   "NEDC OVERLAP under a false-alarm budget).",
+        "data": dict(train_recordings=len(train), dev_recordings=len(dev),
+                     skipped_recordings=skipped, **hours),
+        "splits": splits, "dev_metrics": report["dev_metrics"],
+        "seeds": {"seed": train_cfg.seed}, "train_config": train_cfg.to_dict(),
+        "library_versions": library_versions(),
+        "report": {k: v for k, v in report.items() if k != "dev_metrics"},
+        "train_wall_s": round(time.time() - started, 1)}
+    bundle.training.update(card_notes)
+    bundle.save(output_dir)
+    with open(report_path, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, sort_keys=True)
+
+
+def build_examples_pipeline(p, splits, examples_dir, spec, config):
+    """Wire the example-writing job: ``splits`` maps a split name to an InputSet.
+
+    Writes ``examples_dir/<split>-SSSSS-of-NNNNN.tfrecord`` and
+    ``examples_dir/dead_letters.jsonl``.
+    """
+    dead = []
+    for name, inputs in sorted(splits.items()):
+        title = name.title()
+        accepted = (p
+                    | f"List{title}" >> beam.Create(list(inputs.sources))
+                    | f"Distribute{title}" >> beam.Reshuffle()
+                    | f"Accept{title}" >> AcceptListed())
+        made = accepted[MAIN] | f"Examples{title}" >> BuildExamples(spec, config)
+        _ = made[MAIN] | f"Write{title}" >> beam.io.WriteToTFRecord(
+            os.path.join(examples_dir, name), file_name_suffix=".tfrecord", num_shards=SHARDS)
+        dead += [accepted, made]
+    letters = flatten_dead_letters("AllDeadLetters", *dead)
+    _ = letters | "WriteDeadLetters" >> WriteDeadLetters(examples_dir)
+
+
+def run_training(corpus, dev, output_dir, examples_dir, beam_argv=(), train_cfg=None,
+                 spec=None, config=None, card_notes=None):
+    """Write examples with Beam, train, tune and save a model bundle.
+
+    ``corpus`` and ``dev`` are input specs (or lists of them). Returns (bundle, report).
+    """
+    from neurokube.core.feature_spec import FeatureSpec
+    from neurokube.core.sources import list_recordings
+    from neurokube.models.config import ModelConfig
+    from neurokube.models.training import TrainConfig
+    spec, config = spec or FeatureSpec(), config or ModelConfig()
+    train_cfg = train_cfg or TrainConfig()
+    started = time.time()
+    splits = {"train": list_recordings(corpus), "dev": list_recordings(dev)}
+    os.makedirs(examples_dir, exist_ok=True)
+    with beam.Pipeline(options=opts.pipeline_options(list(beam_argv))) as p:
+        build_examples_pipeline(p, splits, examples_dir, spec, config)
+    report_path = os.path.join(examples_dir, "train_report.json")
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(target=_train_child, args=(
+        examples_dir, output_dir, report_path, spec, config, train_cfg,
+        dict(card_notes or {}), {"train": corpus, "dev": dev}, started))
+    env_before = {k: os.environ.get(k) for k in DETERMINISTIC_ENV}
+    os.environ.update(DETERMINISTIC_ENV)  # inherited by the spawned child
+    try:
+        child.start()
+        child.join()
+    finally:
+        for key, value in env_before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if child.exitcode != 0:
+        raise RuntimeError(f"training process failed with exit code {child.exitcode}")
+    from neurokube.models.bundle import ModelBundle
+    with open(report_path, encoding="utf-8") as handle:
+        report = json.load(handle)
+    return ModelBundle.load(output_dir), report
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "train", help="train the detector on annotated EDFs (TUSZ layout) and write a bundle",
+        description="Build TFRecord examples with Beam, train P1 and P2 deterministically, "
+                    "tune P3 on the dev set; Beam flags may follow.")
+    parser.add_argument("--corpus", nargs="+", required=True,
+                        help="training recordings (folders, patterns, files or lists) with "
+                             ".csv/.csv_bi (or .tse/.lbl) annotations beside each EDF")
+    parser.add_argument("--dev", nargs="+", required=True, help="dev recordings, the same way")
+    parser.add_argument("--output", required=True, help="model bundle folder to write")
+    parser.add_argument("--examples", default=None,
+                        help="folder for the TFRecord examples (default: OUTPUT.examples)")
+    parser.add_argument("--seed", type=int, default=None, help="training seed")
+    parser.add_argument("--card-notes", default=None,
+                        help="JSON file merged into the model card's training record (how "
+                             "the corpora were built, sources and citations, what the model "
+                             "was not trained on)")
+    parser.add_argument("--runner_config", default="direct", metavar="NAME_OR_PATH",
+                        help="runner settings for the example-writing Beam job")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args, beam_argv):
+    from neurokube.models.training import TrainConfig
+    cfg = TrainConfig() if args.seed is None else TrainConfig(seed=args.seed)
+    notes = None
+    if args.card_notes:
+        try:
+            notes = json.loads(read_text(args.card_notes))
+        except (OSError, ValueError) as exc:
+            raise opts.UsageError(f"--card-notes {args.card_notes}: {exc}") from None
+    argv = opts.beam_argv(args, beam_argv)
+    with opts.console(args):
+        bundle, report = run_training(
+            args.corpus, args.dev, args.output,
+            args.examples or args.output.rstrip("/") + ".examples", argv, train_cfg=cfg,
+            card_notes=notes)
+    overlap = report["dev_metrics"]["overlap"]
+    print(f"model {bundle.version} written to {args.output}; dev OVERLAP sensitivity "
+          f"{overlap['sensitivity_pct']:.2f} %, {overlap['fa_per_24h']:.2f} FA/24h")
+    print(json.dumps(bundle.p3.to_dict()))
+    return 0

@@ -1,0 +1,1 @@
+"""Runner configurations (YAML): data only, installed with the package."""

@@ -1,0 +1,178 @@
+"""Beam composites that write detections, dead letters and the run summary atomically.
+
+Example Usage::
+
+    written = detections | WriteDetections("results/", ["csv_bi", "tse"], meta)
+    _ = dead | WriteDeadLetters("results/")
+"""
+import io
+import json
+
+import apache_beam as beam
+import numpy as np
+
+from neurokube.core.errors import DeadLetter
+from neurokube.core.formats import WRITER_SUFFIXES, WRITERS, Annotation, Event
+from neurokube.core.formats.hyp import format_hyp_posteriors
+from neurokube.core.paths import atomic_write_bytes, atomic_write_text, join, output_path
+from neurokube.transforms.stages import Stage, counter, stage_of
+
+DEAD_LETTERS_FILE = "dead_letters.jsonl"
+RESULT_META_SUFFIX = ".result.json"
+POSTERIORS_SUFFIX = ".posteriors.npz"
+# Formats `label` writes: the annotation formats, and the detector's posteriors per step.
+FORMATS = tuple(WRITERS) + ("posteriors",)
+FORMAT_SUFFIXES = dict(WRITER_SUFFIXES, posteriors=POSTERIORS_SUFFIX)
+
+
+def detection_annotation(detection, bname):
+    """The seizure events of a detection as a term :class:`Annotation`."""
+    events = [Event(start, stop, "seiz", confidence)
+              for start, stop, confidence in detection.events]
+    return Annotation(bname=bname, duration_s=detection.duration_s, events=events,
+                      source=detection.path)
+
+
+def posteriors_bytes(detection, step_s):
+    """The ``.posteriors.npz`` payload: P1 per channel, P2 and the fused posterior per step."""
+    buffer = io.BytesIO()
+    np.savez(buffer, p1=detection.p1.astype(np.float32), p2=detection.p2.astype(np.float32),
+             fused=detection.fused.astype(np.float32), mask=np.asarray(detection.mask, bool),
+             step_s=np.float64(step_s), duration_s=np.float64(detection.duration_s))
+    return buffer.getvalue()
+
+
+def format_detection(detection, bname, fmt, step_s=1.0):
+    """The file content of one output format of a detection (str or bytes)."""
+    if fmt == "posteriors":
+        return posteriors_bytes(detection, step_s)
+    annotation = detection_annotation(detection, bname)
+    if fmt == "hyp":
+        return format_hyp_posteriors(annotation, detection.fused)
+    return WRITERS[fmt](annotation)
+
+
+class _WriteOne:
+    def __init__(self, output_dir, formats, meta, step_s):
+        self._output_dir, self._formats = output_dir, formats
+        self._meta, self._step_s = meta, step_s
+        self._written = counter("results_written")
+
+    def __call__(self, detection):
+        base = output_path(self._output_dir, detection.path, "")
+        bname = base.replace("\\", "/").rsplit("/", 1)[-1]
+        with stage_of("write"):
+            for fmt in self._formats:
+                content = format_detection(detection, bname, fmt, self._step_s)
+                path = base + FORMAT_SUFFIXES[fmt]
+                if isinstance(content, bytes):
+                    atomic_write_bytes(path, content)
+                else:
+                    atomic_write_text(path, content)
+            # Written last: its presence marks a complete result (used by --incremental).
+            record = dict(self._meta, source=detection.path, duration_s=detection.duration_s,
+                          montage=detection.montage, events=len(detection.events),
+                          formats=list(self._formats),
+                          input_fingerprint=detection.fingerprint)
+            atomic_write_text(base + RESULT_META_SUFFIX,
+                              json.dumps(record, sort_keys=True) + "\n")
+        self._written.inc()
+        yield detection.path, detection.duration_s
+
+
+class WriteDetections(beam.PTransform):
+    """:class:`Detection` -> event files per recording; emits (name, duration_s) written.
+
+    Parameters
+    ----------
+    output_dir : str
+    formats : sequence of str
+        Any of :data:`FORMATS`; ``csv_bi`` is always written.
+    meta : dict
+        JSON-able record stored beside each result (model version, ...). The record,
+        ``<bname>.result.json``, is written last and also holds the source, the formats
+        and the input's ``input_fingerprint``: ``--incremental`` reads it.
+    step_s : float
+        The detector's step, s (recorded in ``.posteriors.npz``).
+    """
+
+    def __init__(self, output_dir, formats, meta, step_s=1.0):
+        super().__init__()
+        unknown = sorted(set(formats) - set(FORMATS))
+        if unknown:
+            raise ValueError(f"unknown formats {unknown}; choose from {list(FORMATS)}")
+        formats = ["csv_bi"] + [f for f in dict.fromkeys(formats) if f != "csv_bi"]
+        self._fn = _WriteOne(str(output_dir), tuple(formats), dict(meta), float(step_s))
+
+    def expand(self, detections):
+        return detections | "WriteEventFiles" >> Stage("write", self._fn)
+
+
+def _write_dead_letters(letters, path):
+    # A recording cut into chunks may fail in several of them: keep one record per path.
+    unique = {}
+    for letter in sorted(letters, key=lambda d: (d.path, d.stage, d.reason)):
+        unique.setdefault(letter.path, letter)
+    lines = [letter.to_json() for letter in unique.values()]
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    yield path
+
+
+class WriteDeadLetters(beam.PTransform):
+    """All :class:`DeadLetter` records -> ``output_dir/dead_letters.jsonl`` (sorted by path).
+
+    The file is always written, empty when every recording succeeded, so a re-run
+    replaces the previous run's list. One record per path: a recording processed in
+    chunks that failed in several of them still appears once.
+
+    Example Usage::
+
+        _ = dead | WriteDeadLetters("out/")
+    """
+
+    def __init__(self, output_dir, file_name=DEAD_LETTERS_FILE):
+        super().__init__()
+        self._path = join(str(output_dir), file_name)
+
+    def expand(self, letters):
+        return (letters
+                | "CollectDeadLetters" >> beam.combiners.ToList()
+                | "WriteJsonl" >> beam.FlatMap(_write_dead_letters, self._path))
+
+
+def _write_summary(counts, path, extra):
+    summary = dict(extra)
+    summary.update(counts)
+    atomic_write_text(path, json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    yield summary
+
+
+class WriteRunSummary(beam.PTransform):
+    """Counts (and sums) of PCollections -> a JSON summary file.
+
+    Takes a dict ``{name: PCollection}``: each is counted under ``name``. ``sums`` maps
+    further names to PCollections of numbers that are added up. ``extra`` is a JSON-able
+    dict merged into the summary (inputs, options, versions...).
+    """
+
+    def __init__(self, path, extra, sums=None):
+        super().__init__()
+        self._path, self._extra = str(path), dict(extra)
+        self._sums = dict(sums or {})
+
+    def expand(self, named):
+        counts = [
+            (pcoll | f"Count{name.title()}" >> beam.combiners.Count.Globally()
+             | f"Key{name.title()}" >> beam.Map(lambda n, k=name: (k, n)))
+            for name, pcoll in sorted(named.items())]
+        counts += [
+            (pcoll | f"Sum{name.title()}" >> beam.CombineGlobally(sum)
+             | f"KeySum{name.title()}" >> beam.Map(lambda n, k=name: (k, n)))
+            for name, pcoll in sorted(self._sums.items())]
+        return (counts | "FlattenCounts" >> beam.Flatten()
+                | "CollectCounts" >> beam.combiners.ToDict()
+                | "WriteSummary" >> beam.FlatMap(_write_summary, self._path, self._extra))
+
+
+__all__ = ["DEAD_LETTERS_FILE", "DeadLetter", "FORMATS", "RESULT_META_SUFFIX",
+           "WriteDeadLetters", "WriteDetections", "WriteRunSummary"]
