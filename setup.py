@@ -28,6 +28,8 @@ INSTALL_REQUIRES = [
 ]
 TEST_REQUIRES = [
     "pytest==9.2.0",
+    "mne==1.11.0",
+    "epilepsy2bids==0.0.7",
     "gcp-storage-emulator==2026.7.19",
 ]
 

@@ -110,7 +110,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data):
-        return cls(**data)
+        return from_fields(cls, data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +144,7 @@ class P3Params:
 
     @classmethod
     def from_dict(cls, data):
-        return cls(**data)
+        return from_fields(cls, data)
 
 
 def fields_as_json(obj):
@@ -152,3 +152,13 @@ def fields_as_json(obj):
     return {f.name: (list(v) if isinstance(v := getattr(obj, f.name), tuple) else v)
             for f in dataclasses.fields(obj)}
 
+
+
+def from_fields(cls, data):
+    """``cls(**data)``, with a clear error for fields this version does not know."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{cls.__name__} fields {unknown} are unknown to this NeuroKube "
+                         "version (a bundle from another version?)")
+    return cls(**data)

@@ -90,7 +90,8 @@ class Detector:
                                lo_step=chunk.lo_step, hi_step=chunk.hi_step,
                                p1=p1[:, lo:hi].copy(), p2=self.p2_posteriors(maps, lo, hi),
                                mask=np.asarray(chunk.mask, bool), duration_s=chunk.duration_s,
-                               montage=chunk.montage, fingerprint=chunk.fingerprint)
+                               montage=chunk.montage, fingerprint=chunk.fingerprint,
+                               start=chunk.start)
 
 
 def _apply(model, x, batch):

@@ -75,3 +75,49 @@ def detect_events(fused, p1, mask, params, step_s, duration_s=None):
                 continue
         events.append((float(start_s), float(stop_s), float(fused[start:stop].mean())))
     return events
+
+
+def channel_events(p1, mask, events, params, step_s, channel_names):
+    """Per-channel seizure events within the term events (for TUSZ's per-channel ``.csv``).
+
+    Inside each term event, a present channel is in seizure where its P1 posterior is
+    above ``params.threshold``; runs closer than ``params.merge_gap_s`` merge.
+
+    Returns
+    -------
+    list of (channel, start_s, stop_s, confidence)
+        Confidence = mean P1 over the run; sorted by channel (montage order), then time.
+    """
+    p1 = np.asarray(p1, np.float64)
+    out = []
+    gap_steps = params.merge_gap_s / step_s
+    for c in np.flatnonzero(np.asarray(mask, bool)):
+        for start_s, stop_s, _ in events:
+            lo, hi = int(round(start_s / step_s)), int(np.ceil(stop_s / step_s - 1e-9))
+            merged = []
+            for a, b in _runs(p1[c, lo:hi] > params.threshold):
+                if merged and a - merged[-1][1] <= gap_steps + 1e-9:
+                    merged[-1][1] = b
+                else:
+                    merged.append([a, b])
+            for a, b in merged:
+                s, e = max(start_s, (lo + a) * step_s), min(stop_s, (lo + b) * step_s)
+                if e > s:
+                    out.append((channel_names[c], float(s), float(e),
+                                float(p1[c, lo + a:lo + b].mean())))
+    return out
+
+
+def assemble(chunks, params, step_s):
+    """A recording's posteriors and events from its chunks' posteriors (in chunk order).
+
+    Returns
+    -------
+    (p1 (C, S), p2 (S,), fused (S,), events)
+    """
+    p1 = np.concatenate([c.p1 for c in chunks], axis=1)
+    p2 = np.concatenate([c.p2 for c in chunks])
+    first = chunks[0]
+    fused = fuse(p1, p2, first.mask, params)
+    events = detect_events(fused, p1, first.mask, params, step_s, first.duration_s)
+    return p1, p2, fused, events

@@ -12,8 +12,10 @@ Example::
     bundle, report = train_bundle(train, dev, FeatureSpec(), ModelConfig(), TrainConfig())
 """
 import dataclasses
+import hashlib
 import itertools
 import logging
+import re
 
 import numpy as np
 
@@ -77,6 +79,7 @@ class TrainConfig:
     max_p1_windows: int = 250_000
     max_p2_windows: int = 60_000
     patience: int = 4
+    p2_folds: int = 2
     fa_budget_per_24h: float = 2.0
     background_budget_pct: float = 0.5
     p3_thresholds: tuple = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
@@ -162,11 +165,11 @@ def p1_training_set(examples, config, train_cfg, rng):
     return windows, chosen[:, 3].astype(np.int64)
 
 
-def p2_training_set(examples, detector, train_cfg, rng):
-    """P2 windows (N, W, C, M) and term labels (N,) using P1's posteriors as features."""
+def p2_training_set(examples, p1_posteriors, detector, train_cfg, rng):
+    """P2 windows (N, W, C, M) and term labels (N,), with ``p1_posteriors`` (one (C, S)
+    array per example) as P2's hypothesis features."""
     maps_of, index = [], []
-    for ex in examples:
-        p1 = detector.p1_posteriors(ex.steps, ex.mask)
+    for ex, p1 in zip(examples, p1_posteriors):
         maps_of.append(detector.p2_inputs(ex.summaries, p1, ex.mask))
         n = len(ex.term_labels)
         index.append(np.column_stack([np.full(n, len(maps_of) - 1), np.arange(n),
@@ -183,6 +186,41 @@ def p2_training_set(examples, detector, train_cfg, rng):
         maps = maps_of[m_id]
         windows[rows] = maps[window_index(maps.shape[0], config)[chosen[rows, 1]]]
     return windows, chosen[:, 2].astype(np.int64)
+
+
+def fold_of(path, n_folds):
+    """Cross-fitting fold of an example, from its name: the variants of one mixed
+    background (``..._mixNN``) share a fold."""
+    stem = re.sub(r"_mix\d+$", "", path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    return int(hashlib.sha256(stem.encode()).hexdigest(), 16) % n_folds
+
+
+def out_of_fold_p1(train, dev_windows, config, train_cfg, rng, full_detector):
+    """P1 posteriors of every training example from a P1 that never saw its fold.
+
+    P2 learns from P1's hypothesis features; taken from a P1 trained on the same
+    recordings they are over-confident, and P2 would learn to trust them more than they
+    deserve on new recordings. A fold whose complement holds no recording (tiny corpora)
+    takes the posteriors of ``full_detector``. Returns (posteriors, histories).
+    """
+    from neurokube.models.detector import Detector
+    from neurokube.models.networks import build_p1, build_p2
+    folds = [fold_of(ex.path, train_cfg.p2_folds) for ex in train]
+    posteriors, histories = [None] * len(train), []
+    for k in range(train_cfg.p2_folds):
+        fit_on = [ex for ex, f in zip(train, folds) if f != k]
+        if fit_on:
+            x, y = p1_training_set(fit_on, config, train_cfg, rng)
+            model = build_p1(config)
+            histories.append(fit(model, x, y, train_cfg, train_cfg.p1_epochs, dev_windows))
+            del x
+            detector = Detector(model, build_p2(config), config, P3Params())
+        else:
+            detector = full_detector
+        for i, ex in enumerate(train):
+            if folds[i] == k:
+                posteriors[i] = detector.p1_posteriors(ex.steps, ex.mask)
+    return posteriors, histories
 
 
 def fit(model, windows, labels, train_cfg, epochs, validation):
@@ -282,11 +320,14 @@ def train_bundle(train, dev, feature_spec, config, train_cfg):
     _LOG.info("P1: %d windows (%d seizure)", len(y1), int(y1.sum()))
     p1 = build_p1(config)
     p1_history = fit(p1, x1, y1, train_cfg, train_cfg.p1_epochs, v1)
-    del x1, v1
+    del x1
     p2 = build_p2(config)
     detector = Detector(p1, p2, config, P3Params())
-    x2, y2 = p2_training_set(train, detector, train_cfg, rng)
-    v2 = p2_training_set(dev, detector, train_cfg, rng)
+    train_p1, fold_histories = out_of_fold_p1(train, v1, config, train_cfg, rng, detector)
+    del v1
+    x2, y2 = p2_training_set(train, train_p1, detector, train_cfg, rng)
+    dev_p1 = [detector.p1_posteriors(ex.steps, ex.mask) for ex in dev]
+    v2 = p2_training_set(dev, dev_p1, detector, train_cfg, rng)
     _LOG.info("P2: %d windows (%d seizure)", len(y2), int(y2.sum()))
     p2_history = fit(p2, x2, y2, train_cfg, train_cfg.p2_epochs, v2)
     del x2, v2
@@ -297,5 +338,6 @@ def train_bundle(train, dev, feature_spec, config, train_cfg):
     report = {"p1_windows": int(len(y1)), "p1_seizure_windows": int(y1.sum()),
               "p2_windows": int(len(y2)), "p2_seizure_windows": int(y2.sum()),
               "p1_history": p1_history, "p2_history": p2_history,
+              "p1_fold_histories": fold_histories,
               "p3_grid_points": len(table), "dev_metrics": dev_scores}
     return bundle, report

@@ -28,14 +28,22 @@ SUBCOMMANDS = {
     "train": "neurokube.pipelines.train_job",
     "score": "neurokube.pipelines.score_command",
     "evaluate": "neurokube.pipelines.evaluate_job",
+    "review": "neurokube.pipelines.review_command",
 }
 
 # Subcommands whose runs take Beam pipeline options after their own arguments.
 _BEAM_SUBCOMMANDS = {"featurize", "label", "train", "evaluate"}
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (``neurokube <command>: error: ...``)."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="neurokube",
         description="Seizure labelling of clinical EEG at corpus scale on Apache Beam.")
     parser.add_argument("--version", action="version", version=f"neurokube {__version__}")
@@ -50,15 +58,16 @@ def build_parser():
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and args.command not in _BEAM_SUBCOMMANDS:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(level=getattr(logging, args.log_level),
-                        format="%(levelname)s %(name)s: %(message)s")
+    command = next((a for a in argv if a in SUBCOMMANDS), None)
     try:
+        args, extra = parser.parse_known_args(argv)
+        if extra and args.command not in _BEAM_SUBCOMMANDS:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        logging.basicConfig(level=getattr(logging, args.log_level),
+                            format="%(levelname)s %(name)s: %(message)s")
         return args.run(args, extra) or 0
     except UsageError as exc:
-        print(f"neurokube {args.command}: error: {exc}", file=sys.stderr)
+        print(f"neurokube{' ' + command if command else ''}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -24,6 +24,7 @@ import apache_beam as beam
 
 from neurokube.core.paths import atomic_write_text, exists, join, output_path
 from neurokube.pipelines import options as opts
+from neurokube.pipelines.console import quiet
 from neurokube.pipelines.label_job import build_label_pipeline
 from neurokube.pipelines.run_files import finish_run, prepare_output
 from neurokube.transforms.training_examples import TERM_SUFFIXES, find_annotation
@@ -151,7 +152,7 @@ def run(args, beam_argv):
         raise opts.UsageError("--card records the results of exactly one --model")
     argv = opts.beam_argv(args, beam_argv)
     rows = []
-    with opts.console(args):
+    with quiet(args.log_level):
         for folder, bundle in bundles:
             for name, spec in corpora:
                 out = join(args.output, bundle_tag(folder, bundle), name)

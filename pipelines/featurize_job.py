@@ -13,8 +13,9 @@ import time
 import apache_beam as beam
 
 from neurokube import __version__
-from neurokube.core.paths import atomic_write_text, join
+from neurokube.core.paths import atomic_write_text, join, output_path
 from neurokube.pipelines import options as opts
+from neurokube.pipelines.console import quiet
 from neurokube.pipelines.label_job import DEFAULT_CHUNK_S, DEFAULT_WHOLE_MAX_S
 from neurokube.pipelines.run_files import (
     RUN_FILE, finish_run, prepare_output, remove_stale_results, run_folder)
@@ -47,7 +48,6 @@ def build_featurize_pipeline(p, inputs, output_dir, spec, chunk_s=DEFAULT_CHUNK_
     dict
         ``{MAIN: names written, DEAD_LETTER: dead letters}``.
     """
-    atomic_write_text(join(output_dir, FEATURE_SPEC_FILE), spec.to_json() + "\n")
     sources = (p
                | "ListRecordings" >> beam.Create(list(inputs.sources))
                | "Distribute" >> beam.Reshuffle())
@@ -87,14 +87,16 @@ def run(args, beam_argv):
     """Run ``neurokube featurize``; returns the exit status."""
     spec = opts.load_feature_spec(args.feature_spec)
     inputs = opts.list_inputs(args.input)
-    run_id = prepare_output(args.output, inputs, args.overwrite)
     argv = opts.beam_argv(args, beam_argv)
+    run_id = prepare_output(args.output, inputs, args.overwrite)
+    atomic_write_text(join(args.output, FEATURE_SPEC_FILE), spec.to_json() + "\n")
     started = time.time()
-    with opts.console(args):
+    with quiet(args.log_level):
         with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
             build_featurize_pipeline(p, inputs, args.output, spec, args.chunk_s,
                                      args.whole_max_s, run_id)
-    remove_stale_results(args.output, run_id, [FEATURE_SUFFIX])
+    remove_stale_results(args.output, run_id,
+                         lambda name: [output_path(args.output, name, FEATURE_SUFFIX)])
     summary = finish_run(args.output, run_id, started, summary_file=SUMMARY_FILE)
     print(f"featurized {summary.get('results', 0)} of {summary['inputs']} recordings; "
           f"{summary.get('dead_letters', 0)} dead letters; results under {args.output}")

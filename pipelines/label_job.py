@@ -10,23 +10,26 @@ Example::
         --formats csv_bi,tse,hyp,events_tsv --runner_config direct
     neurokube label --input gs://corpus/edf/ --output gs://results/v3/ --incremental
 """
+import os
 import platform
 import time
 
 import apache_beam as beam
 
 from neurokube import __version__
-from neurokube.core.paths import join
+from neurokube.core.paths import join, output_path
 from neurokube.pipelines import options as opts
+from neurokube.pipelines.console import (
+    Progress, print_dead_letters, print_results_table, quiet)
 from neurokube.pipelines.run_files import (
-    RUN_FILE, finish_run, prepare_output, remove_stale_results, run_folder)
+    RUN_FILE, finish_run, prepare_output, remove_stale_results, run_dead_letters, run_folder)
 from neurokube.transforms.detect import DetectSeizures, PrepareModelInputs
 from neurokube.transforms.featurize import AcceptListed
 from neurokube.transforms.fingerprint import SKIPPED, FingerprintRecordings
 from neurokube.transforms.stages import DEAD_LETTER, MAIN, flatten_dead_letters
 from neurokube.transforms.write import (
-    FORMAT_SUFFIXES, FORMATS, RESULT_META_SUFFIX, WriteDeadLetters, WriteDetections,
-    WriteRunSummary)
+    FORMATS, RESULT_META_SUFFIX, WriteDeadLetters, WriteDetections, WriteRunSummary,
+    format_path)
 
 # Recordings up to an hour are processed whole; longer ones in 20-minute chunks, which
 # keeps a worker under 2 GB even for 24-hour, 512 Hz recordings.
@@ -82,7 +85,7 @@ def build_label_pipeline(p, inputs, output_dir, bundle, handler, formats=("csv_b
     found = prepared[MAIN] | "Detect" >> DetectSeizures(handler, bundle.p3,
                                                         bundle.config.step_s)
     written = found[MAIN] | "Write" >> WriteDetections(output_dir, formats, meta,
-                                                       bundle.config.step_s)
+                                                       bundle.config.step_s, bundle.p3)
     dead = flatten_dead_letters("AllDeadLetters", accepted, todo, prepared, found, written)
     records = run_folder(output_dir, run_id)
     _ = dead | "WriteDeadLetters" >> WriteDeadLetters(records)
@@ -131,6 +134,9 @@ def add_parser(subparsers):
     parser.add_argument("--incremental", action="store_true",
                         help="skip recordings whose results exist for the same input content "
                              "(fingerprint) and model version; redo the rest")
+    parser.add_argument("--report", action="store_true",
+                        help="also write an HTML report (OUTPUT/report/index.html) with "
+                             "pictures of up to 20 recordings (adds the posteriors format)")
     opts.add_run_arguments(parser)
     parser.set_defaults(run=run)
     return parser
@@ -141,29 +147,71 @@ def run(args, beam_argv):
     from neurokube.models.handler import DetectorModelHandler
     bundle_dir, bundle = opts.load_bundle(args.model)
     inputs = opts.list_inputs(args.input)
+    formats = list(args.formats) + (["posteriors"] if args.report else [])
+    argv = opts.beam_argv(args, beam_argv)
+    if opts.is_dry_run(argv):
+        return dry_run(args, inputs, bundle_dir, bundle, formats, argv)
     run_id = prepare_output(args.output, inputs, args.overwrite)
     handler = DetectorModelHandler(bundle_dir, p1_batch_windows=args.p1_batch_windows,
                                    p2_batch_windows=args.p2_batch_windows,
                                    max_batch_size=args.max_batch_size,
                                    large_model=args.large_model, model_copies=args.model_copies,
                                    device=args.device)
-    argv = opts.beam_argv(args, beam_argv)
-    record = {"input": args.input, "model": args.model or "reference",
-              "formats": args.formats, "runner_config": args.runner_config,
-              "beam_args": argv, "incremental": args.incremental}
+    # Input specs by their last part only: full paths can name patients or wards.
+    record = {"input": [os.path.basename(str(i).rstrip("/")) for i in args.input],
+              "model": args.model or "reference", "formats": formats,
+              "runner_config": args.runner_config, "beam_args": argv,
+              "incremental": args.incremental}
     started = time.time()
-    with opts.console(args):
+    with quiet(args.log_level), Progress(args.output, len(inputs)):
         with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
-            build_label_pipeline(p, inputs, args.output, bundle, handler,
-                                 formats=args.formats, chunk_s=args.chunk_s,
-                                 whole_max_s=args.whole_max_s, options_record=record,
-                                 incremental=args.incremental, run_id=run_id)
-    remove_stale_results(args.output, run_id, [FORMAT_SUFFIXES[f] for f in FORMATS]
-                         + [RESULT_META_SUFFIX])
+            build_label_pipeline(p, inputs, args.output, bundle, handler, formats=formats,
+                                 chunk_s=args.chunk_s, whole_max_s=args.whole_max_s,
+                                 options_record=record, incremental=args.incremental,
+                                 run_id=run_id)
+    remove_stale_results(args.output, run_id, lambda name: [
+        format_path(args.output, name, f) for f in FORMATS] + [
+        output_path(args.output, name, RESULT_META_SUFFIX)])
     summary = finish_run(args.output, run_id, started)
+    print_dead_letters(run_dead_letters(args.output, run_id))
+    print_results_table(result_rows(args.output, inputs.sources))
     print(f"labelled {summary.get('results', 0)} of {summary['inputs']} recordings "
           f"({summary.get('eeg_hours', 0):.2f} EEG-hours) in {summary['wall_time_s']:.1f} s "
           f"with model {bundle.version}; {summary.get('dead_letters', 0)} dead letters; "
           f"{summary.get('skipped_unchanged', 0)} skipped as unchanged; "
           f"results under {args.output}")
+    if args.report:
+        from neurokube.pipelines.review_command import build_report
+        print(f"report: {build_report(inputs.sources, args.output, args.output, bundle_dir, bundle)}")
     return opts.exit_status(summary, args)
+
+
+def dry_run(args, inputs, bundle_dir, bundle, formats, argv):
+    """Build the job for its runner (Dataflow: the job description) without running it:
+    no output is touched and no credential is looked up."""
+    from neurokube.models.handler import DetectorModelHandler
+    with quiet(args.log_level):
+        p = beam.Pipeline(options=opts.pipeline_options(argv))
+        build_label_pipeline(p, inputs, args.output, bundle, DetectorModelHandler(bundle_dir),
+                             formats=formats, chunk_s=args.chunk_s,
+                             whole_max_s=args.whole_max_s, run_id="dry-run")
+        p.run().wait_until_finish()
+    print(f"dry run: the label job for {len(inputs)} recordings was built for "
+          f"{argv[0] if argv else 'the default runner'} and not run; nothing was written")
+    return 0
+
+
+def result_rows(output_dir, sources, limit=20):
+    """Closing-table rows of the first ``limit`` recordings labelled (from their .csv_bi)."""
+    from neurokube.core.formats import read_annotation
+    from neurokube.core.paths import exists
+    rows = []
+    for source in sources:
+        path = output_path(output_dir, source.name, ".csv_bi")
+        if len(rows) >= limit or not exists(path):
+            continue
+        seiz = [e for e in read_annotation(path).events if e.label == "seiz"]
+        rows.append({"name": source.name, "duration_s": read_annotation(path).duration_s,
+                     "events": len(seiz),
+                     "seizure_s": sum(e.stop_s - e.start_s for e in seiz)})
+    return rows

@@ -14,8 +14,6 @@ Example::
     argv = beam_argv(args, extra)
 """
 import argparse
-import contextlib
-import logging
 import math
 import os
 
@@ -109,7 +107,7 @@ def load_bundle(model):
     folder = model or str(REFERENCE_BUNDLE)
     try:
         return folder, ModelBundle.load(folder, with_models=False)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"--model {folder}: {exc}") from None
 
 
@@ -141,6 +139,12 @@ def beam_argv(args, extra):
     return argv
 
 
+def is_dry_run(argv):
+    """Whether Beam is asked to build the job without running it (``--dry_run=True``)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+    return bool(PipelineOptions(list(argv)).get_all_options().get("dry_run"))
+
+
 def pipeline_options(argv):
     from apache_beam.options.pipeline_options import PipelineOptions
     return PipelineOptions(argv)
@@ -154,25 +158,6 @@ def pin_math_threads_for_local_workers(argv):
             and not any(a.startswith("--runner=") and "Direct" not in a for a in argv):
         for var in MATH_THREAD_VARS:
             os.environ.setdefault(var, "1")
-
-
-@contextlib.contextmanager
-def console(args):
-    """Quiet TensorFlow's and Beam's own logging for the job unless ``--log-level DEBUG``."""
-    level = getattr(args, "log_level", "WARNING")
-    if level == "DEBUG":
-        yield
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    noisy = [logging.getLogger(name) for name in ("apache_beam", "absl", "tensorflow")]
-    before = [logger.level for logger in noisy]
-    for logger in noisy:
-        logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for logger, old in zip(noisy, before):
-            logger.setLevel(old)
 
 
 def exit_status(summary, args):

@@ -25,7 +25,7 @@ import uuid
 
 from neurokube.core.paths import (
     TMP_MARKER, atomic_write_text, check_output_location, is_local, join, local_path,
-    output_path, read_text)
+    read_text)
 from neurokube.pipelines.options import UsageError
 from neurokube.transforms.write import DEAD_LETTERS_FILE
 
@@ -137,15 +137,18 @@ def run_dead_letters(output_dir, run_id):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def remove_stale_results(output_dir, run_id, suffixes):
-    """Delete earlier results of the recordings that failed in this run."""
+def remove_stale_results(output_dir, run_id, path_of):
+    """Delete earlier results of the recordings that failed in this run.
+
+    ``path_of(name)`` lists the output paths a recording may have.
+    """
     from apache_beam.io.filesystems import FileSystems
     for letter in run_dead_letters(output_dir, run_id):
-        for suffix in suffixes:
-            try:
-                path = output_path(output_dir, letter["path"], suffix)
-            except ValueError:
-                continue
+        try:
+            paths = path_of(letter["path"])
+        except ValueError:
+            continue
+        for path in paths:
             if FileSystems.exists(path):
                 FileSystems.delete([path])
 

@@ -15,8 +15,9 @@ import sys
 
 from neurokube.core.formats import AnnotationError
 from neurokube.core.paths import atomic_write_text
-from neurokube.core.scoring import DEFAULT_SCORERS, SCORERS, ScoringError, pair_files, \
-    score_pairs
+from neurokube.core.formats import bname_of
+from neurokube.core.scoring import (
+    DEFAULT_SCORERS, SCORERS, ScoringError, find_annotations, pair_files, score_pairs)
 
 # Decimals of the counts in the table (TAES gives partial credit, printed as NEDC does).
 _COUNT_DECIMALS = {"taes": 2}
@@ -52,6 +53,11 @@ def add_parser(subparsers):
                         help="also write the results as JSON to OUT")
     parser.add_argument("--scorers", type=_scorer_list, default=list(DEFAULT_SCORERS),
                         help=f"comma-separated, from {','.join(SCORERS)} (default: all)")
+    parser.add_argument("--partial", action="store_true",
+                        help="score the recordings that have both files and say how many "
+                             "lack a hypothesis or a reference (default: refuse)")
+    parser.add_argument("--per_recording", action="store_true",
+                        help="also print (and write to --json) one row per recording")
     parser.set_defaults(run=run)
     return parser
 
@@ -62,14 +68,37 @@ def format_table(result):
     lines = [f"SEIZ results: {result['files']} recordings, total duration "
              f"{result['total_duration_s']:.4f} s", "",
              f"{'scorer':<8} {'targets':>10} {'hits':>10} {'misses':>10} "
-             f"{'false alarms':>12} {'sensitivity':>12} {'FA/24h':>12}  convention"]
+             f"{'false alarms':>12} {'sensitivity':>12} {'precision':>11} {'F1':>9} "
+             f"{'FA/24h':>12}  convention"]
     for name in scorers:
         row = result[name]
         digits = _COUNT_DECIMALS.get(name, 0)
         counts = [f"{row[key]:{width}.{digits}f}" for key, width in
                   (("targets", 10), ("hits", 10), ("misses", 10), ("false_alarms", 12))]
         lines.append(f"{name.upper():<8} {' '.join(counts)} {row['sensitivity_pct']:10.4f} % "
+                     f"{row['precision_pct']:9.4f} % {row['f1_pct']:7.4f} % "
                      f"{row['fa_per_24h']:12.4f}  {_NOTES[name]}")
+    return "\n".join(lines)
+
+
+def per_recording(pairs, scorers):
+    """One row per recording: its name, duration and the SEIZ figures of each scorer."""
+    rows = []
+    for ref, hyp in pairs:
+        result = score_pairs([(ref, hyp)], scorers=scorers)
+        rows.append({"recording": bname_of(ref), "duration_s": result["total_duration_s"],
+                     **{name: result[name] for name in scorers}})
+    return rows
+
+
+def format_rows(rows, scorers):
+    head = f"{'recording':<40} {'duration s':>10} " + " ".join(
+        f"{name.upper() + ' hits/targets/FA':>24}" for name in scorers)
+    lines = [head]
+    for row in rows:
+        cells = " ".join(f"{row[n]['hits']:>8.2f}/{row[n]['targets']:>5.0f}/"
+                         f"{row[n]['false_alarms']:<8.2f}".rjust(24) for n in scorers)
+        lines.append(f"{row['recording'][:40]:<40} {row['duration_s']:>10.1f} {cells}")
     return "\n".join(lines)
 
 
@@ -81,11 +110,25 @@ def run(args, extra_argv):
     """Run the subcommand; returns the exit code (2 when the inputs cannot be scored)."""
     del extra_argv  # the CLI refuses unknown arguments for this subcommand
     try:
-        result = score_pairs(pair_files(args.ref, args.hyp), scorers=args.scorers)
+        pairs = pair_files(args.ref, args.hyp, partial=args.partial)
+        result = score_pairs(pairs, scorers=args.scorers)
+        if args.partial:
+            refs, hyps = find_annotations(args.ref), find_annotations(args.hyp)
+            result["unpaired"] = {"without_hypothesis": sorted(set(refs) - set(hyps)),
+                                  "without_reference": sorted(set(hyps) - set(refs))}
+        if args.per_recording:
+            result["recordings"] = per_recording(pairs, args.scorers)
         if args.json_out:
             _write_json(result, args.json_out)
     except (AnnotationError, ScoringError, OSError) as error:
         print(f"neurokube score: error: {error}", file=sys.stderr)
         return 2
     print(format_table(result))
+    if args.partial:
+        missing = result["unpaired"]
+        print(f"\nscored {result['files']} recordings; left out "
+              f"{len(missing['without_hypothesis'])} without a hypothesis and "
+              f"{len(missing['without_reference'])} without a reference (--partial)")
+    if args.per_recording:
+        print("\n" + format_rows(result["recordings"], args.scorers))
     return 0

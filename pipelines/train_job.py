@@ -15,6 +15,7 @@ import apache_beam as beam
 
 from neurokube.core.paths import read_text
 from neurokube.pipelines import options as opts
+from neurokube.pipelines.console import quiet
 from neurokube.transforms.featurize import AcceptListed
 from neurokube.transforms.stages import MAIN, flatten_dead_letters
 from neurokube.transforms.training_examples import BuildExamples
@@ -151,7 +152,7 @@ def run(args, beam_argv):
         except (OSError, ValueError) as exc:
             raise opts.UsageError(f"--card-notes {args.card_notes}: {exc}") from None
     argv = opts.beam_argv(args, beam_argv)
-    with opts.console(args):
+    with quiet(args.log_level):
         bundle, report = run_training(
             args.corpus, args.dev, args.output,
             args.examples or args.output.rstrip("/") + ".examples", argv, train_cfg=cfg,

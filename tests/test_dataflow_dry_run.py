@@ -115,3 +115,15 @@ def test_explicit_flags_override_the_gpu_config_in_the_job():
     (pool,) = as_json["environment"]["workerPools"]
     assert pool["machineType"] == "g2-standard-16"
     assert pool["autoscalingSettings"]["maxNumWorkers"] == 2
+
+
+def test_label_dry_run_from_the_command_line_is_offline(make_edf, tmp_path, random_bundle,
+                                                         capsys):
+    from neurokube.pipelines import cli
+    make_edf("a.edf", folder="corpus")
+    status = cli.main(["label", "--input", str(tmp_path / "corpus"), "--output",
+                       "gs://no-bucket-needed/labels", "--model", str(random_bundle),
+                       "--runner_config", "dataflow_gpu", *OFFLINE,
+                       f"--sdk_container_image={GPU_IMAGE}"])
+    assert status == 0
+    assert "dry run: the label job for 1 recordings was built" in capsys.readouterr().out

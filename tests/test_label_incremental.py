@@ -82,7 +82,7 @@ def test_fingerprint_is_a_content_hash(make_edf, tmp_path):
     copy = tmp_path / "copy.edf"
     copy.write_bytes(path.read_bytes())
     assert fingerprint(str(copy)) == fingerprint(str(path))
-    with pytest.raises(FileNotFoundError, match="no such object"):
+    with pytest.raises(FileNotFoundError, match="no such file"):
         fingerprint(str(tmp_path / "missing.edf"))
 
 

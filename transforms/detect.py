@@ -16,7 +16,7 @@ from apache_beam.ml.inference.base import RunInference
 from neurokube.core.edf import open_recording
 from neurokube.core.model_inputs import ChunkPosteriors, ModelInput, iter_model_inputs
 from neurokube.models.handler import InferenceFailure
-from neurokube.models.postprocess import detect_events, fuse
+from neurokube.models.postprocess import assemble
 from neurokube.transforms.stages import (
     DEAD_LETTER, MAIN, Stage, counter, dead_letter, distribution, flatten_dead_letters)
 
@@ -43,6 +43,8 @@ class Detection:
     montage : str
     fingerprint : str, optional
         Content hash of the input file.
+    start : str, optional
+        The recording's start (ISO 8601).
     """
 
     path: str
@@ -54,6 +56,7 @@ class Detection:
     duration_s: float
     montage: str
     fingerprint: typing.Optional[str] = None
+    start: typing.Optional[str] = None
 
 
 class ModelInputCoder(beam.coders.Coder):
@@ -160,17 +163,15 @@ class _AssembleOne:
         chunks = _unique_chunks(chunks)
         if [c.chunk for c in chunks] != list(range(chunks[0].n_chunks)):
             return
-        p1 = np.concatenate([c.p1 for c in chunks], axis=1)
-        p2 = np.concatenate([c.p2 for c in chunks])
+        p1, p2, fused, events = assemble(chunks, self._p3, self._step_s)
         first = chunks[0]
-        fused = fuse(p1, p2, first.mask, self._p3)
-        events = detect_events(fused, p1, first.mask, self._p3, self._step_s, first.duration_s)
         self._events.inc(len(events))
         self._detected.inc()
         yield Detection(path=path, events=events, fused=fused.astype(np.float32),
                         p1=p1.astype(np.float32), p2=p2.astype(np.float32),
                         mask=np.asarray(first.mask, bool), duration_s=first.duration_s,
-                        montage=first.montage, fingerprint=first.fingerprint)
+                        montage=first.montage, fingerprint=first.fingerprint,
+                        start=first.start)
 
 
 def _unique_chunks(chunks):

@@ -32,7 +32,7 @@ from apache_beam.io.filesystems import FileSystems
 from neurokube.core.edf_header import check_regular_file
 from neurokube.core.paths import is_local, local_path, output_path
 from neurokube.transforms.stages import DEAD_LETTER, MAIN, StageFn, counter
-from neurokube.transforms.write import FORMAT_SUFFIXES, RESULT_META_SUFFIX
+from neurokube.transforms.write import RESULT_META_SUFFIX, format_path
 
 SKIPPED = "skipped_unchanged"
 _READ_BYTES = 8 << 20
@@ -103,8 +103,7 @@ def is_current(meta, fingerprint_, model_version, formats):
 
 def outputs_present(output_dir, name, formats):
     """Whether every output file of ``formats`` exists for the recording ``name``."""
-    return all(FileSystems.exists(output_path(output_dir, name, FORMAT_SUFFIXES[fmt]))
-               for fmt in formats)
+    return all(FileSystems.exists(format_path(output_dir, name, fmt)) for fmt in formats)
 
 
 class _FingerprintOne:

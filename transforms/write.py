@@ -20,17 +20,62 @@ from neurokube.transforms.stages import Stage, counter, stage_of
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
 RESULT_META_SUFFIX = ".result.json"
 POSTERIORS_SUFFIX = ".posteriors.npz"
-# Formats `label` writes: the annotation formats, and the detector's posteriors per step.
-FORMATS = tuple(WRITERS) + ("posteriors",)
-FORMAT_SUFFIXES = dict(WRITER_SUFFIXES, posteriors=POSTERIORS_SUFFIX)
+# Formats `label` writes: the annotation formats (``csv``: per-channel events from P1),
+# MNE's annotation CSV, and the detector's posteriors per step.
+FORMATS = tuple(WRITERS) + ("mne", "posteriors")
+FORMAT_SUFFIXES = dict(WRITER_SUFFIXES, mne="_annotations.csv", posteriors=POSTERIORS_SUFFIX)
+
+
+# BIDS: a recording ``..._eeg.edf`` has its events in ``..._events.tsv`` (+ ``.json``).
+BIDS_EEG_SUFFIX = "_eeg"
+EVENTS_SIDECAR = {
+    "onset": {"Description": "Onset of the event from the beginning of the recording",
+              "Units": "s"},
+    "duration": {"Description": "Duration of the event", "Units": "s"},
+    "eventType": {"Description": "HED-SCORE label: sz (seizure) or bckg (no seizure found)"},
+    "confidence": {"Description": "Mean fused seizure posterior over the event (0 to 1)"},
+    "channels": {"Description": "Channels involved (n/a: term-level event)"},
+    "dateTime": {"Description": "Wall-clock time of the onset, from the recording's start"},
+    "recordingDuration": {"Description": "Duration of the recording", "Units": "s"},
+    "GeneratedBy": {"Name": "NeuroKube"},
+}
+
+
+def format_path(output_dir, name, fmt):
+    """Where format ``fmt`` of recording ``name`` is written (BIDS names for events_tsv)."""
+    if fmt == "events_tsv":
+        stem = output_path(output_dir, name, "")
+        if stem.endswith(BIDS_EEG_SUFFIX):
+            return stem[:-len(BIDS_EEG_SUFFIX)] + FORMAT_SUFFIXES[fmt]
+    return output_path(output_dir, name, FORMAT_SUFFIXES[fmt])
 
 
 def detection_annotation(detection, bname):
     """The seizure events of a detection as a term :class:`Annotation`."""
+    import datetime
     events = [Event(start, stop, "seiz", confidence)
               for start, stop, confidence in detection.events]
+    start = datetime.datetime.fromisoformat(detection.start) if detection.start else None
+    return Annotation(bname=bname, duration_s=detection.duration_s, events=events,
+                      source=detection.path, recording_start=start)
+
+
+def channel_annotation(detection, bname, params, step_s):
+    """The per-channel events of a detection (P1 within each term event) as an Annotation."""
+    from neurokube.core.feature_spec import TCP_CHANNELS
+    from neurokube.models.postprocess import channel_events
+    events = [Event(s, e, "seiz", c, channel) for channel, s, e, c in channel_events(
+        detection.p1, detection.mask, detection.events, params, step_s, TCP_CHANNELS)]
     return Annotation(bname=bname, duration_s=detection.duration_s, events=events,
                       source=detection.path)
+
+
+def mne_csv(detection):
+    """Events as a CSV that ``mne.read_annotations`` reads: onset and duration in seconds
+    from the start of the recording, description, and the confidence."""
+    lines = ["onset,duration,description,confidence"]
+    lines += [f"{s:.4f},{e - s:.4f},seizure,{c:.4f}" for s, e, c in detection.events]
+    return "\n".join(lines) + "\n"
 
 
 def posteriors_bytes(detection, step_s):
@@ -42,10 +87,14 @@ def posteriors_bytes(detection, step_s):
     return buffer.getvalue()
 
 
-def format_detection(detection, bname, fmt, step_s=1.0):
+def format_detection(detection, bname, fmt, step_s=1.0, params=None):
     """The file content of one output format of a detection (str or bytes)."""
     if fmt == "posteriors":
         return posteriors_bytes(detection, step_s)
+    if fmt == "mne":
+        return mne_csv(detection)
+    if fmt == "csv":
+        return WRITERS["csv"](channel_annotation(detection, bname, params, step_s))
     annotation = detection_annotation(detection, bname)
     if fmt == "hyp":
         return format_hyp_posteriors(annotation, detection.fused)
@@ -53,9 +102,9 @@ def format_detection(detection, bname, fmt, step_s=1.0):
 
 
 class _WriteOne:
-    def __init__(self, output_dir, formats, meta, step_s):
+    def __init__(self, output_dir, formats, meta, step_s, params):
         self._output_dir, self._formats = output_dir, formats
-        self._meta, self._step_s = meta, step_s
+        self._meta, self._step_s, self._params = meta, step_s, params
         self._written = counter("results_written")
 
     def __call__(self, detection):
@@ -63,12 +112,15 @@ class _WriteOne:
         bname = base.replace("\\", "/").rsplit("/", 1)[-1]
         with stage_of("write"):
             for fmt in self._formats:
-                content = format_detection(detection, bname, fmt, self._step_s)
-                path = base + FORMAT_SUFFIXES[fmt]
+                content = format_detection(detection, bname, fmt, self._step_s, self._params)
+                path = format_path(self._output_dir, detection.path, fmt)
                 if isinstance(content, bytes):
                     atomic_write_bytes(path, content)
                 else:
                     atomic_write_text(path, content)
+                if fmt == "events_tsv":
+                    atomic_write_text(path[:-len(".tsv")] + ".json",
+                                      json.dumps(EVENTS_SIDECAR, indent=1) + "\n")
             # Written last: its presence marks a complete result (used by --incremental).
             record = dict(self._meta, source=detection.path, duration_s=detection.duration_s,
                           montage=detection.montage, events=len(detection.events),
@@ -94,15 +146,19 @@ class WriteDetections(beam.PTransform):
         and the input's ``input_fingerprint``: ``--incremental`` reads it.
     step_s : float
         The detector's step, s (recorded in ``.posteriors.npz``).
+    params : P3Params, optional
+        For the per-channel events (``csv``).
     """
 
-    def __init__(self, output_dir, formats, meta, step_s=1.0):
+    def __init__(self, output_dir, formats, meta, step_s=1.0, params=None):
         super().__init__()
         unknown = sorted(set(formats) - set(FORMATS))
         if unknown:
             raise ValueError(f"unknown formats {unknown}; choose from {list(FORMATS)}")
         formats = ["csv_bi"] + [f for f in dict.fromkeys(formats) if f != "csv_bi"]
-        self._fn = _WriteOne(str(output_dir), tuple(formats), dict(meta), float(step_s))
+        if "csv" in formats and params is None:
+            raise ValueError("the per-channel csv format needs the P3 parameters")
+        self._fn = _WriteOne(str(output_dir), tuple(formats), dict(meta), float(step_s), params)
 
     def expand(self, detections):
         return detections | "WriteEventFiles" >> Stage("write", self._fn)
@@ -174,5 +230,5 @@ class WriteRunSummary(beam.PTransform):
                 | "WriteSummary" >> beam.FlatMap(_write_summary, self._path, self._extra))
 
 
-__all__ = ["DEAD_LETTERS_FILE", "DeadLetter", "FORMATS", "RESULT_META_SUFFIX",
+__all__ = ["DEAD_LETTERS_FILE", "DeadLetter", "FORMATS", "RESULT_META_SUFFIX", "format_path",
            "WriteDeadLetters", "WriteDetections", "WriteRunSummary"]

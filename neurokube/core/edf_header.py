@@ -15,9 +15,11 @@ Example::
     header.n_records, header.record_s, header.samples_per_record
 """
 import dataclasses
+import datetime
 import math
 import os
 import stat
+from typing import Optional
 
 from neurokube.core.errors import RecordingError
 
@@ -37,6 +39,16 @@ class EdfHeader:
     labels: tuple
     samples_per_record: tuple
     bytes_per_sample: int
+    physical_min: tuple
+    physical_max: tuple
+    digital_min: tuple
+    digital_max: tuple
+    start: Optional[str] = None
+
+    @property
+    def signals(self) -> list:
+        """Indices of the data signals (EDF+/BDF+ annotation signals excluded)."""
+        return [k for k, label in enumerate(self.labels) if label not in _ANNOTATIONS]
 
     @property
     def duration_s(self) -> float:
@@ -63,12 +75,15 @@ def check_regular_file(path: str) -> int:
     return info.st_size
 
 
-def _field(raw: bytes, start: int, width: int, what: str, parse):
+def _field(raw: bytes, start: int, width: int, what: str, parse, file_offset=0):
+    """Parse ``raw[start:start + width]``; ``file_offset`` is where ``raw`` lies in the file
+    (for the byte range the error names)."""
     text = raw[start:start + width].decode("ascii", errors="replace").strip()
     try:
         value = parse(text)
     except ValueError:
-        raise RecordingError(f"header field {what} (bytes {start}-{start + width - 1}) is "
+        first = file_offset + start
+        raise RecordingError(f"header field {what} (bytes {first}-{first + width - 1}) is "
                              f"not a number: {text!r}", stage="read") from None
     return value
 
@@ -88,13 +103,13 @@ def check_header(path: str, spec) -> EdfHeader:
         if len(head) < 256:
             raise RecordingError(f"not an EDF file: {size} bytes, shorter than the 256-byte "
                                  "header", stage="read")
-        if head[:1] == b"0":
+        if head[:8] == b"0       ":
             bytes_per_sample = 2
         elif head[:8] == b"\xffBIOSEMI":
             bytes_per_sample = 3
         else:
             raise RecordingError(f"not an EDF file: version field (bytes 0-7) is "
-                                 f"{head[:8]!r}, expected '0'", stage="read")
+                                 f"{head[:8]!r}, expected '0' and 7 spaces", stage="read")
         n_signals = _field(head, 252, 4, "number of signals", int)
         if not 1 <= n_signals <= MAX_SIGNALS:
             raise RecordingError(f"header field number of signals (bytes 252-255) is "
@@ -115,20 +130,21 @@ def check_header(path: str, spec) -> EdfHeader:
                              f"{record_s}, expected a positive number of seconds",
                              stage="read")
 
-    def column(offset, width):
-        base = 256 * 0 + offset * n_signals
-        return [signals[base + k * width:base + (k + 1) * width] for k in range(n_signals)]
+    def column(offset, width, what, parse):
+        """Parse one signal-header field of every signal (``offset``: per-signal bytes
+        before it in the EDF layout)."""
+        base = offset * n_signals
+        return [_field(signals, base + k * width, width,
+                       f"{what} of signal {k + 1} ({labels[k]!r})", parse, file_offset=256)
+                for k in range(n_signals)]
 
-    labels = tuple(c.decode("latin-1").strip() for c in column(0, 16))
+    labels = tuple(signals[16 * k:16 * (k + 1)].decode("latin-1").strip()
+                   for k in range(n_signals))
     names = {"physical minimum": 104, "physical maximum": 112, "digital minimum": 120,
              "digital maximum": 128}
-    values = {}
-    for what, offset in names.items():
-        parse = float if what.startswith("physical") else int
-        values[what] = [_field(c, 0, 8, f"{what} of signal {k + 1} ({labels[k]!r})", parse)
-                        for k, c in enumerate(column(offset, 8))]
-    samples = [_field(c, 0, 8, f"samples per record of signal {k + 1} ({labels[k]!r})", int)
-               for k, c in enumerate(column(216, 8))]
+    values = {what: column(offset, 8, what, float if what.startswith("physical") else int)
+              for what, offset in names.items()}
+    samples = column(216, 8, "samples per record", int)
     for k, label in enumerate(labels):
         if label in _ANNOTATIONS:
             continue
@@ -168,7 +184,12 @@ def check_header(path: str, spec) -> EdfHeader:
             f"beyond the last record (header inconsistent with the file)", stage="read")
     header = EdfHeader(header_bytes=header_bytes, n_records=n_records, record_s=record_s,
                        labels=labels, samples_per_record=tuple(samples),
-                       bytes_per_sample=bytes_per_sample)
+                       bytes_per_sample=bytes_per_sample,
+                       physical_min=tuple(values["physical minimum"]),
+                       physical_max=tuple(values["physical maximum"]),
+                       digital_min=tuple(values["digital minimum"]),
+                       digital_max=tuple(values["digital maximum"]),
+                       start=_start(head))
     for k, label in enumerate(labels):
         fs = header.fs_hz(k)
         if label not in _ANNOTATIONS and fs > spec.max_fs_hz:
@@ -176,3 +197,16 @@ def check_header(path: str, spec) -> EdfHeader:
                                  f"above the supported {spec.max_fs_hz:g} Hz (refused before "
                                  "reading)", stage="read")
     return header
+
+
+def _start(head: bytes) -> Optional[str]:
+    """The start date and time (ISO 8601) of bytes 168-183 (``dd.mm.yy`` ``hh.mm.ss``; years
+    85-99 are 19xx), or None when they do not read as one. Only these two fields of the
+    header's identification part are ever read."""
+    try:
+        day, month, year = (int(v) for v in head[168:176].decode("ascii").split("."))
+        hour, minute, second = (int(v) for v in head[176:184].decode("ascii").split("."))
+        year += 1900 if year >= 85 else 2000
+        return datetime.datetime(year, month, day, hour, minute, second).isoformat()
+    except (ValueError, UnicodeDecodeError):
+        return None

@@ -22,7 +22,7 @@ Example::
 """
 import dataclasses
 import math
-from typing import Iterator, Tuple
+from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -94,6 +94,7 @@ class FeatureChunk:
     n_chunks: int
     duration_s: float
     stats: RecordingStats
+    start: Optional[str] = None
 
     @property
     def mask(self) -> np.ndarray:
@@ -216,7 +217,7 @@ def iter_feature_chunks(src, spec: FeatureSpec, chunk_s: float, whole_max_s: flo
         features[~stats.mask] = 0.0
         yield FeatureChunk(path=src.path, features=features, first_frame=0, lo_frame=0,
                            hi_frame=features.shape[1], chunk=0, n_chunks=1,
-                           duration_s=duration, stats=stats)
+                           duration_s=duration, stats=stats, start=getattr(src, "start", None))
         return
     chunk_s = _whole_seconds(chunk_s)
     frames_per_s = int(round(1.0 / spec.frame_s))
@@ -239,4 +240,4 @@ def iter_feature_chunks(src, spec: FeatureSpec, chunk_s: float, whole_max_s: flo
         features[~stats.mask] = 0.0
         yield FeatureChunk(path=src.path, features=features, first_frame=first, lo_frame=lo,
                            hi_frame=hi, chunk=k, n_chunks=len(bounds), duration_s=duration,
-                           stats=stats)
+                           stats=stats, start=getattr(src, "start", None))

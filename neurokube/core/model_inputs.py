@@ -47,6 +47,8 @@ class ModelInput:
     montage : str
     fingerprint : str, optional
         Content hash of the input file (recorded with the result).
+    start : str, optional
+        The recording's start (ISO 8601), for BIDS ``dateTime``.
     """
 
     path: str
@@ -60,6 +62,7 @@ class ModelInput:
     duration_s: float
     montage: str
     fingerprint: typing.Optional[str] = None
+    start: typing.Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -77,6 +80,7 @@ class ChunkPosteriors:
     duration_s: float
     montage: str
     fingerprint: typing.Optional[str] = None
+    start: typing.Optional[str] = None
 
 
 def reference_columns(config):
@@ -122,7 +126,7 @@ def to_model_input(chunk, config, fingerprint=None) -> ModelInput:
                       offset_step=chunk.first_frame // per, lo_step=chunk.lo_frame // per,
                       hi_step=min(n_steps, chunk.hi_frame // per), chunk=chunk.chunk,
                       n_chunks=chunk.n_chunks, duration_s=chunk.duration_s,
-                      montage=chunk.montage, fingerprint=fingerprint)
+                      montage=chunk.montage, fingerprint=fingerprint, start=chunk.start)
 
 
 def iter_model_inputs(src, spec, config, chunk_s, whole_max_s=None, fingerprint=None,

@@ -1,8 +1,13 @@
-"""Finding annotation files and pairing references with hypotheses by recording name."""
+"""Finding annotation files and pairing references with hypotheses by recording name.
+
+Folders and list files may be local or ``gs://`` (read through :mod:`neurokube.core.paths`).
+"""
 import os
+import posixpath
 from pathlib import Path
 
 from neurokube.core.formats import bname_of, detect_format
+from neurokube.core.paths import exists, is_local, local_path, read_text
 from neurokube.core.scoring.common import ScoringError
 
 # When one folder holds several files of a recording, the first suffix here is scored:
@@ -18,14 +23,22 @@ def _rank(path):
 
 
 def _from_list(list_file):
-    base = Path(list_file).parent
+    base = posixpath.dirname(str(list_file)) if not is_local(list_file) else \
+        str(Path(local_path(list_file)).parent)
     paths = []
-    for line in Path(list_file).read_text(encoding="utf-8").splitlines():
+    for line in read_text(list_file).splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
-            path = Path(os.path.expandvars(os.path.expanduser(line)))
-            paths.append(path if path.is_absolute() else base / path)
+            line = os.path.expandvars(os.path.expanduser(line))
+            absolute = "://" in line or os.path.isabs(line)
+            paths.append(line if absolute else posixpath.join(base, line))
     return paths
+
+
+def _remote_folder(url):
+    from apache_beam.io.filesystems import FileSystems
+    matches = FileSystems.match([url.rstrip("/") + "/**"])[0].metadata_list
+    return sorted(m.path for m in matches if detect_format(m.path) is not None)
 
 
 def find_annotations(source):
@@ -41,7 +54,7 @@ def find_annotations(source):
     Returns
     -------
     dict
-        bname -> pathlib.Path, sorted by bname.
+        bname -> pathlib.Path (or URL string), sorted by bname.
 
     Raises
     ------
@@ -49,20 +62,24 @@ def find_annotations(source):
         A missing source or listed file, or two files of one recording in the same format.
     """
     if isinstance(source, (str, os.PathLike)):
-        source = Path(source)
-        if source.is_dir():
-            paths = [p for p in sorted(source.rglob("*"))
+        text = str(source)
+        if not is_local(text):
+            paths = _from_list(text) if detect_format(text) is None and exists(text) \
+                else _remote_folder(text)
+        elif Path(local_path(text)).is_dir():
+            paths = [str(p) for p in sorted(Path(local_path(text)).rglob("*"))
                      if p.is_file() and detect_format(p) is not None]
-        elif source.is_file():
-            paths = _from_list(source)
+        elif Path(local_path(text)).is_file():
+            paths = _from_list(text)
         else:
             raise ScoringError(f"{source}: no such folder or list file")
     else:
-        paths = [Path(p) for p in source]
-    missing = [str(p) for p in paths if not p.is_file()]
+        paths = [str(p) for p in source]
+    missing = [str(p) for p in paths if not exists(p)]
     if missing:
         raise ScoringError(f"{len(missing)} listed annotation file(s) do not exist: "
                            + ", ".join(missing[:_SHOWN]))
+    paths = [Path(local_path(p)) if is_local(p) else p for p in paths]
     chosen = {}
     for path in paths:
         if detect_format(path) is None:
@@ -75,27 +92,37 @@ def find_annotations(source):
     return dict(sorted(chosen.items()))
 
 
-def pair_files(ref, hyp):
+def pair_files(ref, hyp, partial=False):
     """Pair reference and hypothesis annotation files by recording name.
 
     Parameters
     ----------
     ref, hyp
         Each a folder, a list file or a sequence of paths (see :func:`find_annotations`).
+    partial : bool
+        Score what is present: recordings without a partner are left out instead of
+        refused.
 
     Returns
     -------
-    list of (pathlib.Path, pathlib.Path)
-        ``(reference, hypothesis)`` pairs sorted by recording name.
+    list of (path, path)
+        ``(reference, hypothesis)`` pairs sorted by recording name (``pathlib.Path`` for
+        local files, URL strings for remote ones).
 
     Raises
     ------
     ScoringError
-        If any recording lacks its partner (all unpaired names are listed) or nothing is found.
+        If any recording lacks its partner (all unpaired names are listed, unless
+        ``partial``) or nothing is found.
     """
     refs, hyps = find_annotations(ref), find_annotations(hyp)
     only_ref = sorted(set(refs) - set(hyps))
     only_hyp = sorted(set(hyps) - set(refs))
+    if partial:
+        names = sorted(set(refs) & set(hyps))
+        if not names:
+            raise ScoringError(f"no recording of {ref} has a hypothesis in {hyp}")
+        return [(refs[name], hyps[name]) for name in names]
     if only_ref or only_hyp:
         lines = []
         for side, names in (("reference", only_ref), ("hypothesis", only_hyp)):

@@ -1,0 +1,181 @@
+"""What a person sees while a job runs: its own lines, a progress line, a closing table.
+
+By default (``--log-level`` above ``DEBUG``) the C++ and Python log lines of TensorFlow,
+absl and Beam's workers are filtered out of stderr (the worker processes write to the
+same file descriptor, so the filter sits on descriptor 2 itself); ``--log-level DEBUG``
+shows everything. :class:`Progress` prints one line updated as recordings finish
+(done/total, EEG-hours, real-time factor, ETA), redrawn in place on a terminal and as
+plain lines every ``plain_every_s`` otherwise.
+
+Example::
+
+    with quiet(args.log_level), Progress(output_dir, total=len(inputs)):
+        run_the_pipeline()
+"""
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import time
+
+# Log lines of TensorFlow/absl (C++: "I0000 00:00:...", "W1130 ..."), their preamble, and
+# Beam's worker-log forwarding.
+_NOISE = re.compile(
+    r"^([IWEF]\d{4} [\d:.]+ +\d+ |WARNING: All log messages before absl|"
+    r"To enable the following instructions|This TensorFlow binary is optimized|"
+    r"(WARNING|INFO|DEBUG|ERROR)[: ](apache_beam|absl|tensorflow|root)\b|"
+    r"WARNING:apache_beam|INFO:apache_beam)")
+_QUIET_LOGGERS = ("apache_beam", "absl", "tensorflow", "neurokube.transforms.stages")
+
+
+def _pump(read_fd, write_fd):
+    with os.fdopen(read_fd, "rb", buffering=0) as source:
+        pending = b""
+        while True:
+            block = source.read(65536)
+            if not block:
+                break
+            pending += block
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if not _NOISE.match(line.decode("utf-8", "replace")):
+                    os.write(write_fd, line + b"\n")
+        if pending and not _NOISE.match(pending.decode("utf-8", "replace")):
+            os.write(write_fd, pending)
+
+
+@contextlib.contextmanager
+def quiet(log_level="WARNING"):
+    """Filter framework noise from stderr (descriptor 2) for the duration of the block."""
+    if log_level == "DEBUG":
+        yield
+        return
+    for var, value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("TF_ENABLE_ONEDNN_OPTS", "0")):
+        os.environ.setdefault(var, value)
+    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_fd, write_fd = os.pipe()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    pump = threading.Thread(target=_pump, args=(read_fd, saved), daemon=True)
+    pump.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's last writer: the pump drains and ends
+        pump.join(timeout=5)
+        os.close(saved)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def _eta(seconds):
+    if seconds is None or seconds != seconds or seconds == float("inf"):
+        return "--:--"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}" \
+        if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class Progress:
+    """A progress line for a local output folder, from the result records as they land.
+
+    Parameters
+    ----------
+    output_dir : str
+    total : int
+        Recordings of the run.
+    suffix : str
+        The file a finished recording leaves (``.result.json`` for ``label``).
+    """
+
+    def __init__(self, output_dir, total, suffix=".result.json", stream=None,
+                 interval_s=1.0, plain_every_s=30.0):
+        self._dir, self._total, self._suffix = str(output_dir), total, suffix
+        self._stream = stream or sys.stdout
+        self._interval_s, self._plain_every_s = interval_s, plain_every_s
+        self._tty = self._stream.isatty()
+        self._seen, self._hours = set(), 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._started = 0.0
+
+    def _scan(self):
+        if "://" in self._dir or not os.path.isdir(self._dir):
+            return
+        for top, _, files in os.walk(self._dir):
+            for name in files:
+                if name.endswith(self._suffix):
+                    path = os.path.join(top, name)
+                    if path in self._seen or os.path.getmtime(path) < self._started:
+                        continue
+                    self._seen.add(path)
+                    try:
+                        with open(path, encoding="utf-8") as handle:
+                            self._hours += json.load(handle).get("duration_s", 0.0) / 3600
+                    except (OSError, ValueError):
+                        pass
+
+    def line(self):
+        elapsed = max(time.time() - self._started, 1e-9)
+        done = len(self._seen)
+        rate = self._hours * 3600 / elapsed
+        eta = (self._total - done) * elapsed / done if done else None
+        return (f"{done}/{self._total} recordings, {self._hours:.2f} EEG-hours, "
+                f"{rate:,.0f}x real time, ETA {_eta(eta)}")
+
+    def _loop(self):
+        last_plain = time.time()
+        while not self._stop.wait(self._interval_s):
+            self._scan()
+            if self._tty:
+                self._stream.write("\r" + self.line() + "\x1b[K")
+                self._stream.flush()
+            elif time.time() - last_plain >= self._plain_every_s:
+                self._stream.write(self.line() + "\n")
+                self._stream.flush()
+                last_plain = time.time()
+
+    def __enter__(self):
+        self._started = time.time() - 1.0
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._scan()
+        if self._tty:
+            self._stream.write("\r\x1b[K")
+        return False
+
+
+def print_dead_letters(letters, stream=None):
+    """Each dead letter on one plain line: name, stage, reason."""
+    stream = stream or sys.stdout
+    for letter in letters:
+        stream.write(f"dead letter: {letter['path']} [{letter['stage']}] {letter['reason']}\n")
+
+
+def print_results_table(rows, stream=None, limit=20):
+    """Recording, duration, events, seizure seconds: the first ``limit`` rows."""
+    stream = stream or sys.stdout
+    if not rows:
+        return
+    width = min(60, max(len(r["name"]) for r in rows))
+    stream.write(f"{'recording':<{width}} {'duration s':>10} {'events':>6} "
+                 f"{'seizure s':>9}\n")
+    for r in rows[:limit]:
+        name = r["name"] if len(r["name"]) <= width else "..." + r["name"][-(width - 3):]
+        stream.write(f"{name:<{width}} {r['duration_s']:>10.1f} {r['events']:>6d} "
+                     f"{r['seizure_s']:>9.1f}\n")
+    if len(rows) > limit:
+        stream.write(f"... and {len(rows) - limit} more (see run.json and the report)\n")
