@@ -18,10 +18,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     # One model copy per GPU must not grab all GPU memory at start.
     TF_FORCE_GPU_ALLOW_GROWTH=true \
-    TF_CPP_MIN_LOG_LEVEL=1 \
-    NEUROKUBE_RUNNER_CONFIG_DIR=/opt/neurokube/runner_configs
+    TF_CPP_MIN_LOG_LEVEL=1
 WORKDIR /opt/neurokube
-COPY setup.py README.md ./
+# The runner configurations and the reference model are package data: a plain install
+# finds them wherever it lands.
+COPY pyproject.toml setup.py README.md ./
 COPY neurokube/ neurokube/
 COPY pipelines/ pipelines/
 COPY transforms/ transforms/
@@ -38,8 +39,10 @@ FROM base AS submitter
 RUN apt-get update \
  && apt-get install -y --no-install-recommends openjdk-17-jre-headless maven \
  && rm -rf /var/lib/apt/lists/*
-COPY .ci/fetch_flink_job_server.sh .ci/fetch_flink_job_server.sh
+COPY .ci/fetch_flink_job_server.sh .ci/jar_checks.sh .ci/
 COPY .ci/flink-job-server/ .ci/flink-job-server/
+# The job server lands at /opt/neurokube-cache/flink/job-server.jar
+# (runner_configs/flink_kubernetes.yaml names that path).
 ENV NEUROKUBE_CACHE=/opt/neurokube-cache
 RUN bash .ci/fetch_flink_job_server.sh && rm -rf /root/.m2
 ENTRYPOINT ["neurokube"]

@@ -51,31 +51,8 @@ mkdir -p "$dir"
 
 mvn_() { mvn -B -q -C -Dstyle.color=never -Dmaven.repo.local="$m2" "$@"; }
 
-# Check every jar (m2-relative paths on stdin) against the .sha1 Maven Central published
-# beside it (the resolver stores it in m2 as <jar>.sha1).
-verify_sha1() {
-  local rel want got n=0
-  while read -r rel; do
-    [ -f "$m2/$rel" ] || die "missing $m2/$rel"
-    [ -f "$m2/$rel.sha1" ] || die "no published .sha1 for $rel"
-    want="$(tr -d ' \r\n' < "$m2/$rel.sha1" | cut -c1-40)"
-    got="$(sha1sum "$m2/$rel" | cut -d' ' -f1)"
-    [ "$want" = "$got" ] || die "SHA-1 mismatch for $rel: Maven Central says $want, file is $got"
-    n=$((n + 1))
-  done
-  log "SHA-1 of $n jar(s) match Maven Central's .sha1"
-}
-
-# Check the jars against the SHA-256 pinned in the repository, and that the set is exact.
-verify_pinned_sha256() {
-  local jars="$1"
-  [ -f "$assembled_sums" ] || die "$assembled_sums missing (run with --update-checksums)"
-  diff <(sort "$jars") <(awk '{print $2}' "$assembled_sums" | sort) >/dev/null \
-    || die "classpath differs from $assembled_sums (run with --update-checksums after review)"
-  (cd "$m2" && sha256sum --quiet -c "$assembled_sums" >&2) \
-    || die "SHA-256 mismatch against $assembled_sums"
-  log "SHA-256 of $(wc -l < "$jars") jar(s) match $assembled_sums"
-}
+# verify_sha1 and verify_pinned_sha256.
+. "$(dirname "${BASH_SOURCE[0]}")/jar_checks.sh"
 
 write_launcher() {  # $1: file with m2-relative jar paths
   local tmp="$launcher.tmp.$$"
@@ -113,7 +90,7 @@ cached_ok() {
   tail -n +2 "$record" > "$dir/.jars.$$"
   ( verify_sha1 < "$dir/.jars.$$" ) || { rm -f "$dir/.jars.$$"; return 1; }
   if [ "$key" = "$assembled_key" ]; then
-    ( verify_pinned_sha256 "$dir/.jars.$$" ) || { rm -f "$dir/.jars.$$"; return 1; }
+    ( verify_pinned_sha256 "$dir/.jars.$$" "$assembled_sums" "run with --update-checksums" ) || { rm -f "$dir/.jars.$$"; return 1; }
   fi
   rm -f "$dir/.jars.$$"
   log "cached: $key"
@@ -151,7 +128,7 @@ PY
 fetch_assembled() {
   resolve_assembled "$dir/.jars.$$"
   verify_sha1 < "$dir/.jars.$$"
-  verify_pinned_sha256 "$dir/.jars.$$"
+  verify_pinned_sha256 "$dir/.jars.$$" "$assembled_sums" "run with --update-checksums"
   write_launcher "$dir/.jars.$$"
   { echo "$assembled_key"; cat "$dir/.jars.$$"; } > "$record"
   rm -f "$dir/.jars.$$"

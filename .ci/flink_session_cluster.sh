@@ -82,30 +82,8 @@ mvn_() { mvn -B -q -C -Dstyle.color=never -Dmaven.repo.local="$m2" "$@"; }
 
 # --- the verified classpath (same checks as fetch_flink_job_server.sh) -------------
 
-# Every jar (m2-relative paths on stdin) against the .sha1 Maven Central published
-# beside it (the resolver keeps it in m2 as <jar>.sha1).
-verify_sha1() {
-  local rel want got n=0
-  while read -r rel; do
-    [ -f "$m2/$rel" ] || die "missing $m2/$rel"
-    [ -f "$m2/$rel.sha1" ] || die "no published .sha1 for $rel"
-    want="$(tr -d ' \r\n' < "$m2/$rel.sha1" | cut -c1-40)"
-    got="$(sha1sum "$m2/$rel" | cut -d' ' -f1)"
-    [ "$want" = "$got" ] || die "SHA-1 mismatch for $rel: Maven Central says $want, file is $got"
-    n=$((n + 1))
-  done
-  log "SHA-1 of $n jar(s) match Maven Central's .sha1"
-}
-
-# The jars against the SHA-256 pinned in the repository, and the set must be exact.
-verify_pinned_sha256() {
-  local jars="$1"
-  [ -f "$sums" ] || die "$sums missing (run update-checksums)"
-  diff <(sort "$jars") <(awk '{print $2}' "$sums" | sort) >/dev/null \
-    || die "classpath differs from $sums (run update-checksums after review)"
-  (cd "$m2" && sha256sum --quiet -c "$sums" >&2) || die "SHA-256 mismatch against $sums"
-  log "SHA-256 of $(wc -l < "$jars") jar(s) match $sums"
-}
+# verify_sha1 and verify_pinned_sha256.
+. "$(dirname "${BASH_SOURCE[0]}")/jar_checks.sh"
 
 resolve() {  # writes m2-relative jar paths to $1
   local cp="$dir/.cp.$$"
@@ -128,7 +106,7 @@ ensure_classpath() {  # resolve (once) and verify; cache hit re-verifies without
   local jars="$dir/.jars.$$"
   if [ -f "$record" ] && [ "$(head -n1 "$record")" = "$key" ]; then
     tail -n +2 "$record" > "$jars"
-    if ( verify_sha1 < "$jars" && verify_pinned_sha256 "$jars" ); then
+    if ( verify_sha1 < "$jars" && verify_pinned_sha256 "$jars" "$sums" "run update-checksums" ); then
       rm -f "$jars"; exec 9>&-; return 0
     fi
     log "cached classpath failed verification: resolving again"
@@ -136,7 +114,7 @@ ensure_classpath() {  # resolve (once) and verify; cache hit re-verifies without
   rm -f "$record"
   resolve "$jars"
   verify_sha1 < "$jars"
-  verify_pinned_sha256 "$jars"
+  verify_pinned_sha256 "$jars" "$sums" "run update-checksums"
   { echo "$key"; cat "$jars"; } > "$record"
   rm -f "$jars"
   exec 9>&-

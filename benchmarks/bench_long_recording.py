@@ -1,9 +1,10 @@
-"""Peak memory of labelling one 24-hour, 32-channel, 512 Hz recording (target < 2 GB).
+"""Peak memory of labelling and of featurizing one 24-hour, 32-channel, 512 Hz recording
+(target < 2 GB each).
 
 Writes the EDF block by block (21 EEG electrodes with demo-corpus signals and seizures,
-11 other channels), then runs ``neurokube label`` on it in one worker process
-(DirectRunner, in-memory mode, chunks of ``--chunk_s``, label's default) and prints that process's peak
-resident memory, its wall and CPU time, and the events found.
+11 other channels), then runs ``neurokube label`` and ``neurokube featurize`` on it, each
+in one process (DirectRunner, in-memory mode, default chunking), and prints each
+process's peak resident memory, its wall and CPU time, and the events found.
 
     python benchmarks/bench_long_recording.py [--hours 24] [--workdir DIR]
 """
@@ -70,17 +71,24 @@ def main():
     print(f"wrote {args.hours:g} h x {len(ELECTRODES) + len(OTHER_CHANNELS)} channels at "
           f"{FS_HZ} Hz ({os.path.getsize(edf) / 1e9:.2f} GB, {n_seizures} discharges) in "
           f"{time.time() - started:.0f} s")
-    started = time.time()
-    subprocess.run([sys.executable, "-m", "neurokube.pipelines.cli", "label", "--input",
-                    os.path.join(work, "corpus"), "--output", os.path.join(work, "results"),
-                    "--chunk_s", str(args.chunk_s), "--max_batch_size", "1",
-                    "--runner_config", "direct", "--direct_running_mode=in_memory"],
-                   check=True)
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(f"label: wall {time.time() - started:.0f} s, CPU {usage.ru_utime + usage.ru_stime:.0f} "
-          f"s; peak RSS of the worker process {usage.ru_maxrss / 1024:.0f} MB "
-          f"(target < 2048 MB)")
-    with open(os.path.join(work, "results", "01_tcp_ar", "long_s001_t000.csv_bi")) as handle:
+    for job, extra in (("label", ["--chunk_s", str(args.chunk_s), "--max_batch_size", "1"]),
+                       ("featurize", ["--chunk_s", str(args.chunk_s)])):
+        started = time.time()
+        # A fresh child each time: RUSAGE_CHILDREN's peak is the largest child so far, and
+        # featurize runs second, so its figure is its own only if it exceeds label's.
+        proc = subprocess.run(
+            [sys.executable, "-c", "import resource, sys; from neurokube.pipelines.cli "
+             "import main; code = main(sys.argv[1:]); print('PEAK_KB', resource.getrusage("
+             "resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)", job, "--input",
+             os.path.join(work, "corpus"), "--output", os.path.join(work, job), *extra,
+             "--runner_config", "direct", "--direct_running_mode=in_memory"],
+            check=True, capture_output=True, text=True)
+        peak_kb = int(proc.stdout.rsplit("PEAK_KB", 1)[1].split()[0])
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        print(f"{job}: wall {time.time() - started:.0f} s; peak RSS of its process "
+              f"{peak_kb / 1024:.0f} MB (target < 2048 MB); CPU of the children so far "
+              f"{usage.ru_utime + usage.ru_stime:.0f} s")
+    with open(os.path.join(work, "label", "01_tcp_ar", "long_s001_t000.csv_bi")) as handle:
         rows = [line for line in handle if line.startswith("TERM")]
     print(f"events written: {len(rows)}")
 

@@ -28,11 +28,11 @@ import platform
 import numpy as np
 
 from neurokube.models.config import ModelConfig, P3Params
+from neurokube.models.numpy_engine import WEIGHTS_FILE, save_weights, weights_arrays
 from neurokube.core.feature_spec import FeatureSpec
 
 # The shipped model, installed as package data (a folder on disk in every pip install).
 REFERENCE_BUNDLE = pathlib.Path(str(importlib.resources.files("neurokube.models.reference")))
-_FILES = ("p1.keras", "p2.keras", "bundle.json")
 
 
 def library_versions():
@@ -51,11 +51,14 @@ def library_versions():
     return versions
 
 
-def weights_digest(models):
-    """SHA-256 over every weight array (dtype, shape, bytes) of the models, in order."""
+def weights_digest(weight_lists):
+    """SHA-256 over every weight array (dtype, shape, bytes) of the models, in order.
+
+    ``weight_lists`` holds one list of arrays per model (``model.get_weights()``).
+    """
     digest = hashlib.sha256()
-    for model in models:
-        for w in model.get_weights():
+    for weights in weight_lists:
+        for w in weights:
             w = np.ascontiguousarray(w)
             digest.update(f"{w.dtype.str}{w.shape}".encode())
             digest.update(w.tobytes())
@@ -64,7 +67,11 @@ def weights_digest(models):
 
 @dataclasses.dataclass
 class ModelBundle:
-    """P1 and P2 Keras models with every parameter needed to reproduce their outputs."""
+    """P1 and P2 with every parameter needed to reproduce their outputs.
+
+    The models are Keras models (``p1``, ``p2``: training, GPUs), or their weight arrays
+    only (``weights``: the NumPy engine, no TensorFlow), or neither (metadata only).
+    """
 
     p1: object
     p2: object
@@ -72,25 +79,39 @@ class ModelBundle:
     config: ModelConfig
     p3: P3Params
     training: dict = dataclasses.field(default_factory=dict)
-
     recorded_version: str = None
+    evaluation: dict = dataclasses.field(default_factory=dict)
+    file_digests: dict = dataclasses.field(default_factory=dict)
+    weights: tuple = None
+
+    def weight_lists(self):
+        """``(p1 arrays, p2 arrays)`` in get_weights order, or None (metadata only)."""
+        if self.p1 is not None:
+            return self.p1.get_weights(), self.p2.get_weights()
+        return self.weights
 
     @property
     def version(self):
-        if self.p1 is None:  # loaded without its models: trust the recorded version
+        weights = self.weight_lists()
+        if weights is None:  # loaded without its models: trust the recorded version
             return self.recorded_version
         spec = {"feature_spec": self.feature_spec.to_dict(), "config": self.config.to_dict(),
                 "p3": self.p3.to_dict()}
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
-        digest.update(weights_digest([self.p1, self.p2]).encode())
+        digest.update(weights_digest(weights).encode())
         return digest.hexdigest()[:16]
 
     def detector(self, **kwargs):
+        """A :class:`~neurokube.models.detector.Detector`: Keras models when loaded, else
+        the NumPy engine on the weights."""
         from neurokube.models.detector import Detector
-        return Detector(self.p1, self.p2, self.config, self.p3, **kwargs)
-
-    evaluation: dict = dataclasses.field(default_factory=dict)
-    file_digests: dict = dataclasses.field(default_factory=dict)
+        if self.p1 is not None:
+            return Detector.from_keras(self.p1, self.p2, self.config, self.p3, **kwargs)
+        from neurokube.models.numpy_engine import NumpyEngine
+        if self.weights is None:
+            raise ValueError("bundle loaded without its models: load it with an engine")
+        return Detector(NumpyEngine(*self.weights, self.config), self.config, self.p3,
+                        **kwargs)
 
     def to_json(self):
         return json.dumps({"version": self.version, "feature_spec": self.feature_spec.to_dict(),
@@ -108,24 +129,33 @@ class ModelBundle:
             model.save(tmp)
             os.replace(tmp, folder / name)
             self.file_digests[name] = file_sha256(folder / name)
+        save_weights(folder, *self.weight_lists())
+        self.file_digests[WEIGHTS_FILE] = file_sha256(folder / WEIGHTS_FILE)
         _replace_text(folder / "bundle.json", self.to_json())
         _replace_text(folder / "MODEL_CARD.md", model_card(self))
         _replace_text(folder / "VERSION", self.version + "\n")
         return folder
 
     @classmethod
-    def load(cls, folder, with_models=True):
+    def load(cls, folder, with_models=True, engine="keras"):
         """Load a bundle; raises ``ValueError`` if its files or version do not match.
 
         ``with_models=False`` reads only ``bundle.json`` (no Keras, no TensorFlow): enough
         to build a pipeline, whose workers then load and verify the whole bundle.
+        ``engine="numpy"`` loads the weight arrays only (no TensorFlow either).
         """
         folder = pathlib.Path(folder)
         if not folder.is_dir():
             raise ValueError(f"{folder} is not a model bundle folder")
-        missing = [f for f in _FILES + ("VERSION",) if not (folder / f).exists()]
+        needed = ["bundle.json", "VERSION", WEIGHTS_FILE]
+        if with_models and engine == "keras":
+            needed += ["p1.keras", "p2.keras"]
+        missing = [f for f in needed if not (folder / f).exists()]
         if missing:
-            raise ValueError(f"{folder} is not a model bundle: missing {', '.join(missing)}")
+            hint = (" (a bundle saved by an older NeuroKube: load it with engine='keras' and "
+                    "save it again)" if missing == [WEIGHTS_FILE] else "")
+            raise ValueError(f"{folder} is not a model bundle: missing "
+                             f"{', '.join(missing)}{hint}")
         try:
             meta = json.loads((folder / "bundle.json").read_text())
         except ValueError as exc:
@@ -138,8 +168,10 @@ class ModelBundle:
             if file_sha256(folder / name) != digest:
                 raise ValueError(f"{folder}/{name}: contents differ from the digest recorded "
                                  "in bundle.json (file altered or truncated?)")
-        models = (None, None)
-        if with_models:
+        models, weights = (None, None), None
+        if with_models and engine == "numpy":
+            weights = weights_arrays(folder)
+        elif with_models:
             import keras
             models = tuple(keras.saving.load_model(folder / name, compile=False)
                            for name in ("p1.keras", "p2.keras"))
@@ -149,7 +181,7 @@ class ModelBundle:
                      p3=P3Params.from_dict(meta["p3"]), training=meta.get("training", {}),
                      evaluation=meta.get("evaluation", {}),
                      file_digests=meta.get("file_digests", {}),
-                     recorded_version=meta["version"])
+                     recorded_version=meta["version"], weights=weights)
         if bundle.version != meta["version"]:
             raise ValueError(f"{folder}: content hash {bundle.version} does not match the "
                              f"recorded version {meta['version']} (files altered?)")

@@ -10,7 +10,7 @@ and P1 runs 22 × 3,600 windows per EEG-hour. ``benchmarks/bench_label.py`` meas
 """
 import dataclasses
 
-REFERENCES = ("cepstral_median", "energy_median", "none")
+REFERENCES = ("cepstral_median", "causal_median", "energy_median", "none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,12 +18,15 @@ class ModelConfig:
     """Input windows and layer sizes of P1 and P2.
 
     Time steps are ``step_s`` long (1 s = 10 feature frames, flattened to 260 values per
-    channel); a window is ``window_steps`` steps centred on the step it labels; windows
-    at the edges replicate the first/last step.
+    channel); a window is ``window_steps`` steps centred on the step it labels, or ending
+    at it when ``causal`` (a detector that uses only the past, for streams); windows at
+    the edges replicate the first/last step.
 
     Input normalisation (:mod:`neurokube.core.model_inputs`): ``recording_reference``
     (``cepstral_median``: E_f and c1..c7 minus the channel's medians over the recording,
     so the recording's gain and its system's spectral shape do not matter;
+    ``causal_median``: the same from the past only, the median of the
+    ``reference_block_s`` block means over the last ``reference_window_s``;
     ``energy_median``: E_f only; ``none``), then per-feature standardisation with
     ``feature_mean`` / ``feature_scale`` (measured on the training set when a model is
     trained; empty = none) and clipping to ``± feature_clip`` (0 = none).
@@ -35,6 +38,9 @@ class ModelConfig:
     frame_s: float = 0.1
     window_steps: int = 7
     recording_reference: str = "cepstral_median"
+    reference_block_s: float = 10.0
+    reference_window_s: float = 300.0
+    causal: bool = False
     feature_mean: tuple = ()
     feature_scale: tuple = ()
     feature_clip: float = 6.0
@@ -61,6 +67,9 @@ class ModelConfig:
         if self.recording_reference not in REFERENCES:
             raise ValueError(f"recording_reference must be one of {REFERENCES}, got "
                              f"{self.recording_reference!r}")
+        if self.causal and self.recording_reference not in ("causal_median", "none"):
+            raise ValueError("a causal model needs recording_reference 'causal_median' or "
+                             "'none' (the others look at the whole recording)")
         if len(self.feature_mean) != len(self.feature_scale) or (
                 self.feature_mean and len(self.feature_mean) != self.n_features):
             raise ValueError(f"feature_mean and feature_scale need {self.n_features} values "
@@ -98,9 +107,10 @@ class ModelConfig:
     @property
     def context_steps(self):
         """Steps of past/future a step's fused output depends on (chunk overlap)."""
-        past = self.half_window + int(round(max(self.hyp_onset_cap_s, self.hyp_mean_window_s)
-                                                / self.step_s)) + self.half_window
-        return past, 2 * self.half_window
+        reach = self.window_steps - 1 if self.causal else self.half_window
+        past = reach + int(round(max(self.hyp_onset_cap_s, self.hyp_mean_window_s)
+                                 / self.step_s)) + reach
+        return past, 0 if self.causal else 2 * self.half_window
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

@@ -1,11 +1,12 @@
-"""The detector on one recording or chunk: P1 -> hypothesis features -> P2 (Keras), then P3.
+"""The detector on one recording or chunk: P1 -> hypothesis features -> P2, then P3.
 
-Pure Python/NumPy + Keras, no Beam: the RunInference model handler, the training code
-and the tests all call it.
+No Beam: the RunInference model handler, the training code and the tests all call it. The
+models run in Keras (:class:`KerasEngine`, for training and GPUs) or in NumPy
+(:class:`~neurokube.models.numpy_engine.NumpyEngine`, no TensorFlow in the worker).
 
 Example::
 
-    det = Detector(p1_model, p2_model, ModelConfig(), P3Params())
+    det = Detector.from_keras(p1_model, p2_model, ModelConfig(), P3Params())
     out = det.posteriors(chunk)          # ChunkPosteriors for chunk.own steps
 """
 import numpy as np
@@ -15,27 +16,52 @@ from neurokube.core.model_inputs import (
     step_summaries, to_steps)
 
 
+class KerasEngine:
+    """P1's and P2's per-step blocks and heads as Keras models (split once)."""
+
+    def __init__(self, p1, p2, config):
+        from neurokube.models.networks import split_per_step  # Keras: only where it runs
+        self._p1_step, self._p1_head = split_per_step(p1, (config.step_values,))
+        self._p2_step, self._p2_head = split_per_step(
+            p2, (config.n_channels, config.map_values + 1, 1))
+        self.p1_step_units = self._p1_step.output_shape[-1]
+        self.p2_step_units = self._p2_step.output_shape[-1]
+
+    def p1_step(self, x):
+        return np.asarray(self._p1_step.predict_on_batch(x))
+
+    def p1_head(self, windows):
+        return np.asarray(self._p1_head.predict_on_batch(windows))[:, 1]
+
+    def p2_step(self, maps):
+        return np.asarray(self._p2_step.predict_on_batch(maps))
+
+    def p2_head(self, windows):
+        return np.asarray(self._p2_head.predict_on_batch(windows))[:, 1]
+
+
 class Detector:
     """P1, P2 and P3 of one model bundle, applied to :class:`ModelInput` chunks.
 
     Parameters
     ----------
-    p1, p2 : keras.Model
+    engine : KerasEngine or NumpyEngine
+        Runs the per-step blocks and the heads (:mod:`neurokube.models.numpy_engine`
+        runs them without TensorFlow).
     config : ModelConfig
     p3 : P3Params
     p1_batch_windows, p2_batch_windows : int
-        Windows per model call (memory vs. per-call overhead).
+        Windows per call (memory vs. per-call overhead).
     """
 
-    def __init__(self, p1, p2, config, p3, p1_batch_windows=8192, p2_batch_windows=1024):
-        from neurokube.models.networks import split_per_step  # Keras: only where models run
-        self.p1, self.p2, self.config, self.p3 = p1, p2, config, p3
+    def __init__(self, engine, config, p3, p1_batch_windows=8192, p2_batch_windows=1024):
+        self.engine, self.config, self.p3 = engine, config, p3
         self.p1_batch_windows = int(p1_batch_windows)
         self.p2_batch_windows = int(p2_batch_windows)
-        # Per-step blocks run once per step; only the LSTM heads see 7-step windows.
-        self._p1_step, self._p1_head = split_per_step(p1, (config.step_values,))
-        self._p2_step, self._p2_head = split_per_step(
-            p2, (config.n_channels, config.map_values + 1, 1))
+
+    @classmethod
+    def from_keras(cls, p1, p2, config, p3, **kwargs):
+        return cls(KerasEngine(p1, p2, config), config, p3, **kwargs)
 
     def p1_posteriors(self, steps, mask):
         """(22, S) P(seizure) of every present channel and step; absent channels are 0."""
@@ -44,12 +70,12 @@ class Detector:
         if steps.shape[1] == 0 or len(channels) == 0:
             return out
         flat = steps[channels].reshape(-1, steps.shape[2])
-        projected = np.zeros(steps.shape[:2] + (self._p1_step.output_shape[-1],), np.float32)
-        projected[channels] = _apply(self._p1_step, flat, self.p1_batch_windows).reshape(
+        projected = np.zeros(steps.shape[:2] + (self.engine.p1_step_units,), np.float32)
+        projected[channels] = _apply(self.engine.p1_step, flat, self.p1_batch_windows).reshape(
             len(channels), steps.shape[1], -1)
         for c, s, windows in p1_window_batches(projected, channels, self.config,
                                                self.p1_batch_windows):
-            out[c, s] = _predict(self._p1_head, windows)
+            out[c, s] = self.engine.p1_head(windows.astype(np.float32, copy=False))
         return out
 
     def p2_inputs(self, summaries, p1, mask):
@@ -68,12 +94,12 @@ class Detector:
         # Only the steps that the windows of lo..hi reach need their per-step features.
         first = max(0, lo - self.config.half_window)
         last = min(maps.shape[0], hi + self.config.half_window)
-        step_features = np.zeros((maps.shape[0], self._p2_step.output_shape[-1]), np.float32)
-        step_features[first:last] = _apply(self._p2_step, maps[first:last, ..., None],
+        step_features = np.zeros((maps.shape[0], self.engine.p2_step_units), np.float32)
+        step_features[first:last] = _apply(self.engine.p2_step, maps[first:last, ..., None],
                                            self.p2_batch_windows)
         for s, windows in p2_window_batches(step_features, self.config, self.p2_batch_windows,
                                             lo, hi):
-            out[s - lo] = _predict(self._p2_head, windows)
+            out[s - lo] = self.engine.p2_head(windows.astype(np.float32, copy=False))
         return out
 
     def posteriors(self, chunk):
@@ -94,13 +120,8 @@ class Detector:
                                start=chunk.start)
 
 
-def _apply(model, x, batch):
-    """A model on ``x`` in batches of ``batch`` rows, float32 NumPy out."""
-    parts = [np.asarray(model.predict_on_batch(np.ascontiguousarray(x[i:i + batch], np.float32)))
+def _apply(block, x, batch):
+    """A block on ``x`` in batches of ``batch`` rows, float32 NumPy out."""
+    parts = [np.asarray(block(np.ascontiguousarray(x[i:i + batch], np.float32)))
              for i in range(0, len(x), batch)]
     return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
-
-
-def _predict(model, windows):
-    """P(seizure) column of a softmax model on one batch, float32."""
-    return np.asarray(model.predict_on_batch(windows.astype(np.float32, copy=False)))[:, 1]

@@ -25,6 +25,8 @@ from neurokube.core.errors import DEFAULT_RETRY_POLICY, METRICS_NAMESPACE, Retri
 
 _LOG = logging.getLogger(__name__)
 DEVICES = ("CPU", "GPU")
+# numpy: the models in NumPy (no TensorFlow in the worker); keras: Keras on its backend.
+ENGINES = ("numpy", "keras")
 
 
 @dataclasses.dataclass
@@ -52,22 +54,28 @@ class DetectorModelHandler(ModelHandler):
         Exact number of bundle copies per machine (e.g. one per GPU).
     device : {'CPU', 'GPU'}
         'CPU' hides GPUs from TensorFlow; 'GPU' lets it use them (memory growth on).
+    engine : {'numpy', 'keras'}, optional
+        How the models run: NumPy (default on CPU: the worker never imports TensorFlow)
+        or Keras (default on GPU).
     retry_policy : RetryPolicy, optional
         Tries per element on transient errors (default: 3, with backoff).
     """
 
-    def __init__(self, bundle_dir, p1_batch_windows=8192, p2_batch_windows=1024,
+    def __init__(self, bundle_dir, p1_batch_windows=2048, p2_batch_windows=1024,
                  min_batch_size=1, max_batch_size=4, large_model=False, model_copies=None,
-                 device="CPU", retry_policy=None):
+                 device="CPU", retry_policy=None, engine=None):
         if device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+        engine = engine or ("keras" if device == "GPU" else "numpy")
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if p1_batch_windows < 1 or p2_batch_windows < 1:
             raise ValueError("batch sizes must be positive")
         super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size,
                          large_model=large_model, model_copies=model_copies)
         self._bundle_dir = str(bundle_dir)
         self._p1_batch, self._p2_batch = int(p1_batch_windows), int(p2_batch_windows)
-        self._device = device
+        self._device, self._engine = device, engine
         self._retry_policy = retry_policy or DEFAULT_RETRY_POLICY
 
     def load_model(self):
@@ -79,8 +87,9 @@ class DetectorModelHandler(ModelHandler):
             # run on an H200 (benchmarks/gpu_check.py); with this they agree to ~1e-5.
             os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")
         from neurokube.models.bundle import ModelBundle
-        bundle = ModelBundle.load(self._bundle_dir)
-        _LOG.info("loaded model bundle %s from %s", bundle.version, self._bundle_dir)
+        bundle = ModelBundle.load(self._bundle_dir, engine=self._engine)
+        _LOG.info("loaded model bundle %s from %s (%s engine)", bundle.version,
+                  self._bundle_dir, self._engine)
         return bundle.detector(p1_batch_windows=self._p1_batch,
                                p2_batch_windows=self._p2_batch)
 

@@ -121,3 +121,79 @@ def assemble(chunks, params, step_s):
     fused = fuse(p1, p2, first.mask, params)
     events = detect_events(fused, p1, first.mask, params, step_s, first.duration_s)
     return p1, p2, fused, events
+
+
+class OnlineEvents:
+    """P3's event rules applied step by step, deciding each start and end once.
+
+    Feed the fused posterior and the P1 posteriors of new steps as they come
+    (:meth:`update`); an event's start is decided as soon as its run (runs closer than
+    ``merge_gap_s`` merged) has lasted ``min_duration_s`` and ``min_channels`` P1 channels
+    have been above the threshold inside it, and its end once the posterior has stayed
+    below the threshold for longer than ``merge_gap_s`` (or the recording ends:
+    :meth:`finish`). A decided start is never revised. For a finished recording the events
+    equal :func:`detect_events`'.
+
+    Decisions are ``("start", start_s, decided_at_step)`` and
+    ``("end", (start_s, stop_s, confidence), decided_at_step)``.
+    """
+
+    def __init__(self, params, step_s, n_channels):
+        self._params, self._step_s = params, step_s
+        self._gap_steps = params.merge_gap_s / step_s
+        self.step = 0                       # steps seen
+        self._start = None                  # candidate run start (step)
+        self._stop = None                   # one past its last step above threshold
+        self._channels = np.zeros(n_channels, bool)
+        self._sum = 0.0                     # fused over [start, now) for the confidence
+        self._decided = False
+        self.events = []
+
+    def _close(self, at_step, duration_s=None):
+        """End the candidate; returns its decision (if its start was decided)."""
+        out = []
+        if self._decided:
+            start_s, stop_s = self._start * self._step_s, self._stop * self._step_s
+            if duration_s is not None:
+                stop_s = min(stop_s, duration_s)
+            if stop_s > start_s:
+                confidence = self._sum_to_stop / (self._stop - self._start)
+                event = (float(start_s), float(stop_s), float(confidence))
+                self.events.append(event)
+                out.append(("end", event, at_step))
+        self._start = self._stop = None
+        self._decided = False
+        return out
+
+    def update(self, fused, p1, mask):
+        """Steps ``self.step ..`` of the fused (S,) and P1 (C, S) posteriors; returns the
+        decisions they bring."""
+        p = self._params
+        above_channels = (np.asarray(p1) > p.threshold) & np.asarray(mask, bool)[:, None]
+        out = []
+        for k, value in enumerate(np.asarray(fused, np.float64)):
+            t = self.step + k
+            if value > p.threshold:
+                if self._start is None:
+                    self._start, self._sum = t, 0.0
+                    self._channels[:] = False
+                self._stop = t + 1
+                self._channels |= above_channels[:, k]
+            elif self._start is not None and t - self._stop + 1 > self._gap_steps + 1e-9:
+                out += self._close(t)
+            if self._start is not None:
+                self._sum += value
+                if self._stop == t + 1:
+                    self._sum_to_stop = self._sum
+                long_enough = (self._stop - self._start) * self._step_s >= \
+                    p.min_duration_s - 1e-9
+                if not self._decided and long_enough and \
+                        self._channels.sum() >= p.min_channels:
+                    self._decided = True
+                    out.append(("start", float(self._start * self._step_s), t))
+        self.step += len(fused)
+        return out
+
+    def finish(self, duration_s=None):
+        """The recording ended: close the open event; returns the decisions."""
+        return self._close(self.step, duration_s) if self._start is not None else []

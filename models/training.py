@@ -74,10 +74,10 @@ class TrainConfig:
     learning_rate: float = 1e-3
     p1_epochs: int = 40
     p2_epochs: int = 40
-    p1_background_per_seizure: float = 3.0
-    p2_background_per_seizure: float = 2.0
-    max_p1_windows: int = 250_000
-    max_p2_windows: int = 60_000
+    p1_background_per_seizure: float = 6.0
+    p2_background_per_seizure: float = 4.0
+    max_p1_windows: int = 400_000
+    max_p2_windows: int = 80_000
     patience: int = 4
     p2_folds: int = 2
     fa_budget_per_24h: float = 2.0
@@ -214,7 +214,7 @@ def out_of_fold_p1(train, dev_windows, config, train_cfg, rng, full_detector):
             model = build_p1(config)
             histories.append(fit(model, x, y, train_cfg, train_cfg.p1_epochs, dev_windows))
             del x
-            detector = Detector(model, build_p2(config), config, P3Params())
+            detector = Detector.from_keras(model, build_p2(config), config, P3Params())
         else:
             detector = full_detector
         for i, ex in enumerate(train):
@@ -322,7 +322,7 @@ def train_bundle(train, dev, feature_spec, config, train_cfg):
     p1_history = fit(p1, x1, y1, train_cfg, train_cfg.p1_epochs, v1)
     del x1
     p2 = build_p2(config)
-    detector = Detector(p1, p2, config, P3Params())
+    detector = Detector.from_keras(p1, p2, config, P3Params())
     train_p1, fold_histories = out_of_fold_p1(train, v1, config, train_cfg, rng, detector)
     del v1
     x2, y2 = p2_training_set(train, train_p1, detector, train_cfg, rng)

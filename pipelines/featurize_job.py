@@ -19,7 +19,7 @@ from neurokube.pipelines.console import quiet
 from neurokube.pipelines.label_job import DEFAULT_CHUNK_S, DEFAULT_WHOLE_MAX_S
 from neurokube.pipelines.run_files import (
     RUN_FILE, finish_run, prepare_output, remove_stale_results, run_folder)
-from neurokube.transforms.featurize import FEATURE_SUFFIX, AcceptListed, Featurize
+from neurokube.transforms.featurize import FEATURE_SUFFIX, Featurize, ReadSources
 from neurokube.transforms.stages import DEAD_LETTER, MAIN, flatten_dead_letters
 from neurokube.transforms.write import WriteDeadLetters, WriteRunSummary
 
@@ -48,10 +48,7 @@ def build_featurize_pipeline(p, inputs, output_dir, spec, chunk_s=DEFAULT_CHUNK_
     dict
         ``{MAIN: names written, DEAD_LETTER: dead letters}``.
     """
-    sources = (p
-               | "ListRecordings" >> beam.Create(list(inputs.sources))
-               | "Distribute" >> beam.Reshuffle())
-    accepted = sources | "Accept" >> AcceptListed()
+    accepted = p | "Sources" >> ReadSources(inputs)
     written = accepted[MAIN] | "Featurize" >> Featurize(spec, output_dir, chunk_s,
                                                         max(chunk_s, whole_max_s))
     dead = flatten_dead_letters("AllDeadLetters", accepted, written)

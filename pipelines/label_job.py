@@ -24,7 +24,7 @@ from neurokube.pipelines.console import (
 from neurokube.pipelines.run_files import (
     RUN_FILE, finish_run, prepare_output, remove_stale_results, run_dead_letters, run_folder)
 from neurokube.transforms.detect import DetectSeizures, PrepareModelInputs
-from neurokube.transforms.featurize import AcceptListed
+from neurokube.transforms.featurize import ReadSources
 from neurokube.transforms.fingerprint import SKIPPED, FingerprintRecordings
 from neurokube.transforms.stages import DEAD_LETTER, MAIN, flatten_dead_letters
 from neurokube.transforms.write import (
@@ -74,10 +74,7 @@ def build_label_pipeline(p, inputs, output_dir, bundle, handler, formats=("csv_b
     """
     formats = ["csv_bi"] + [f for f in dict.fromkeys(formats) if f != "csv_bi"]
     meta = {"model_version": bundle.version, "neurokube_version": __version__}
-    sources = (p
-               | "ListRecordings" >> beam.Create(list(inputs.sources))
-               | "Distribute" >> beam.Reshuffle())
-    accepted = sources | "Accept" >> AcceptListed()
+    accepted = p | "Sources" >> ReadSources(inputs)
     todo = accepted[MAIN] | "Fingerprint" >> FingerprintRecordings(
         output_dir, bundle.version, formats, incremental)
     prepared = todo[MAIN] | "PrepareInputs" >> PrepareModelInputs(
@@ -120,7 +117,7 @@ def add_parser(subparsers):
     parser.add_argument("--whole_max_s", type=opts.seconds(minimum=60.0),
                         default=DEFAULT_WHOLE_MAX_S,
                         help="recordings up to this long are processed whole, s")
-    parser.add_argument("--p1_batch_windows", type=opts.positive_int, default=8192,
+    parser.add_argument("--p1_batch_windows", type=opts.positive_int, default=2048,
                         help="P1 windows per model call")
     parser.add_argument("--p2_batch_windows", type=opts.positive_int, default=1024,
                         help="P2 windows per model call")
@@ -131,6 +128,9 @@ def add_parser(subparsers):
     parser.add_argument("--model_copies", type=opts.positive_int, default=None,
                         help="exact number of model copies per machine (e.g. one per GPU)")
     parser.add_argument("--device", default="CPU", choices=["CPU", "GPU"])
+    parser.add_argument("--engine", default=None, choices=["numpy", "keras"],
+                        help="how the models run: numpy (default on CPU: workers never "
+                             "import TensorFlow) or keras (default on GPU)")
     parser.add_argument("--incremental", action="store_true",
                         help="skip recordings whose results exist for the same input content "
                              "(fingerprint) and model version; redo the rest")
@@ -156,7 +156,7 @@ def run(args, beam_argv):
                                    p2_batch_windows=args.p2_batch_windows,
                                    max_batch_size=args.max_batch_size,
                                    large_model=args.large_model, model_copies=args.model_copies,
-                                   device=args.device)
+                                   device=args.device, engine=args.engine)
     # Input specs by their last part only: full paths can name patients or wards.
     record = {"input": [os.path.basename(str(i).rstrip("/")) for i in args.input],
               "model": args.model or "reference", "formats": formats,

@@ -16,7 +16,7 @@ import apache_beam as beam
 from neurokube.core.paths import read_text
 from neurokube.pipelines import options as opts
 from neurokube.pipelines.console import quiet
-from neurokube.transforms.featurize import AcceptListed
+from neurokube.transforms.featurize import ReadSources
 from neurokube.transforms.stages import MAIN, flatten_dead_letters
 from neurokube.transforms.training_examples import BuildExamples
 from neurokube.transforms.write import DEAD_LETTERS_FILE, WriteDeadLetters
@@ -66,10 +66,7 @@ def build_examples_pipeline(p, splits, examples_dir, spec, config):
     dead = []
     for name, inputs in sorted(splits.items()):
         title = name.title()
-        accepted = (p
-                    | f"List{title}" >> beam.Create(list(inputs.sources))
-                    | f"Distribute{title}" >> beam.Reshuffle()
-                    | f"Accept{title}" >> AcceptListed())
+        accepted = p | f"Sources{title}" >> ReadSources(inputs)
         made = accepted[MAIN] | f"Examples{title}" >> BuildExamples(spec, config)
         _ = made[MAIN] | f"Write{title}" >> beam.io.WriteToTFRecord(
             os.path.join(examples_dir, name), file_name_suffix=".tfrecord", num_shards=SHARDS)

@@ -208,3 +208,13 @@ def _stop_process_group(proc: subprocess.Popen, timeout_s: float = 15.0) -> None
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+@pytest.fixture
+def flink_corpus(make_edf, tmp_path):
+    """Three small recordings and one broken file (the Flink tests' corpus)."""
+    for i in range(3):
+        make_edf(f"r{i}.edf", folder=f"corpus/s{i}/01_tcp_ar", seed=i, duration_s=12.0 + 4 * i)
+    bad = make_edf("broken.edf", folder="corpus/bad/01_tcp_ar")[0]
+    bad.write_bytes(bad.read_bytes()[:-300])
+    return tmp_path / "corpus"

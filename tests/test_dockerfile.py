@@ -67,7 +67,9 @@ def test_worker_installs_the_project_and_sets_gpu_env(stages):
     for folder in ("neurokube/", "pipelines/", "transforms/", "models/", "runner_configs/"):
         assert re.search(rf"^COPY {folder} ", joined, re.M), folder
     assert "TF_FORCE_GPU_ALLOW_GROWTH=true" in joined
-    assert "NEUROKUBE_RUNNER_CONFIG_DIR=/opt/neurokube/runner_configs" in joined
+    # Runner configurations are package data now: no environment variable points at them.
+    assert "NEUROKUBE_RUNNER_CONFIG_DIR" not in joined
+    assert re.search(r"^COPY pyproject.toml ", joined, re.M), "the build backend is declared there"
     assert lines[-1] == 'ENTRYPOINT ["/opt/apache/beam/boot"]'
 
 

@@ -18,9 +18,9 @@ from neurokube.pipelines.runner_config import resolve_beam_args
 from neurokube.core.sources import list_recordings
 
 try:
-    from flink_support import flink_job_server_jar  # noqa: F401  (pytest fixture)
+    from flink_support import flink_corpus, flink_job_server_jar  # noqa: F401  (fixtures)
 except ImportError:  # tests/ imported as a package
-    from tests.flink_support import flink_job_server_jar  # noqa: F401
+    from tests.flink_support import flink_corpus, flink_job_server_jar  # noqa: F401
 
 pytestmark = pytest.mark.flink
 FORMATS = "csv_bi,tse,hyp,events_tsv"
@@ -28,12 +28,8 @@ FLINK_CONF_DIR = Path(__file__).resolve().parents[1] / "runner_configs" / "flink
 
 
 @pytest.fixture
-def corpus(make_edf, tmp_path):
-    for i in range(3):
-        make_edf(f"r{i}.edf", folder=f"corpus/s{i}/01_tcp_ar", seed=i, duration_s=12.0 + 4 * i)
-    bad = make_edf("broken.edf", folder="corpus/bad/01_tcp_ar")[0]
-    bad.write_bytes(bad.read_bytes()[:-300])
-    return tmp_path / "corpus"
+def corpus(flink_corpus):
+    return flink_corpus
 
 
 def _outputs(root):

@@ -15,10 +15,11 @@ import pytest
 from neurokube.pipelines import cli
 
 try:
-    from flink_support import (beam_worker_pool, flink_job_server_jar,  # noqa: F401
+    from flink_support import (beam_worker_pool, flink_corpus, flink_job_server_jar,  # noqa: F401
                                flink_session_cluster, rest_get)
 except ImportError:  # tests/ imported as a package
-    from tests.flink_support import (beam_worker_pool, flink_job_server_jar,  # noqa: F401
+    from tests.flink_support import (beam_worker_pool, flink_corpus,  # noqa: F401
+                                     flink_job_server_jar,
                                      flink_session_cluster, rest_get)
 
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
@@ -34,12 +35,8 @@ LABEL_OK = (0, 3)
 
 
 @pytest.fixture
-def corpus(make_edf, tmp_path):
-    for i in range(3):
-        make_edf(f"r{i}.edf", folder=f"corpus/s{i}/01_tcp_ar", seed=i, duration_s=12.0 + 4 * i)
-    bad = make_edf("broken.edf", folder="corpus/bad/01_tcp_ar")[0]
-    bad.write_bytes(bad.read_bytes()[:-300])
-    return tmp_path / "corpus"
+def corpus(flink_corpus):
+    return flink_corpus
 
 
 def _outputs(root):

@@ -34,6 +34,26 @@ class AcceptListed(beam.PTransform):
         return sources | "AcceptListed" >> Stage("list", accept_listed, output_type=Source)
 
 
+class ReadSources(beam.PTransform):
+    """An :class:`~neurokube.core.sources.InputSet` -> the job's sources, spread over the
+    workers: ``{MAIN: sources that can be opened, DEAD_LETTER: the others}``.
+
+    Example Usage::
+
+        accepted = p | ReadSources(list_recordings("corpus/edf"))
+    """
+
+    def __init__(self, inputs):
+        super().__init__()
+        self._sources = list(inputs.sources)
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "ListRecordings" >> beam.Create(self._sources)
+                | "Distribute" >> beam.Reshuffle()
+                | "Accept" >> AcceptListed())
+
+
 class _FeaturizeOne:
     """Read, montage, filter and featurize one recording; stream its feature file out."""
 

@@ -57,6 +57,9 @@ class RecordingStats:
     n_frames : int
         Frames of the whole recording.
     montage : str
+    block_means : np.ndarray
+        float32 (22, blocks, n_cepstra): the means of E_f and c1..c7 over every
+        ``energy_block_s`` block (for a reference that follows the recording in time).
     """
 
     mask: np.ndarray
@@ -64,6 +67,7 @@ class RecordingStats:
     reference: np.ndarray
     n_frames: int
     montage: str
+    block_means: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass
@@ -182,8 +186,9 @@ def recording_stats(blocks: np.ndarray, buildable: np.ndarray, n_frames: int, mo
             f"only {int(mask.sum())} usable TCP channels (minimum {spec.min_tcp_channels}); "
             f"flat: {', '.join(flat_names) or 'none'}", stage="montage")
     reference = np.where(mask[:, None], levels, 0.0).astype(np.float32)
+    block_means = np.where(mask[:, None, None], blocks, 0.0).astype(np.float32)
     return RecordingStats(mask=mask, flat_channels=flat_names, reference=reference,
-                          n_frames=int(n_frames), montage=montage)
+                          n_frames=int(n_frames), montage=montage, block_means=block_means)
 
 
 def iter_feature_chunks(src, spec: FeatureSpec, chunk_s: float, whole_max_s: float = None,

@@ -11,7 +11,6 @@ Example::
 import functools
 
 import numpy as np
-import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
 # Frames per block (about 2 MB of spectrum at n_fft=256).
@@ -50,6 +49,17 @@ def _windowed_dft(n_fft, n_window, n_bins):
     w = _window(n_window)[:, None]
     phase = 2.0 * np.pi * n * k / n_fft
     matrix = np.concatenate([w * np.cos(phase), -w * np.sin(phase)], axis=1)
+    matrix.setflags(write=False)
+    return matrix
+
+
+@functools.lru_cache(maxsize=8)
+def _dct_matrix(n_filters, n_cepstra):
+    """(n_filters, n_cepstra - 1) columns 1.. of the orthonormal DCT-II (scipy's norm='ortho'):
+    ``log_energies @ M`` gives c1..c(n_cepstra-1)."""
+    k = np.arange(1, n_cepstra)[None, :]
+    n = np.arange(n_filters)[:, None]
+    matrix = np.sqrt(2.0 / n_filters) * np.cos(np.pi * k * (2 * n + 1) / (2 * n_filters))
     matrix.setflags(write=False)
     return matrix
 
@@ -121,6 +131,7 @@ def frame_energy_and_cepstra(x, spec):
     energy_weights = _window(win) ** 2
     bank = _filterbank(spec.n_fft, float(spec.target_fs_hz), spec.n_filters,
                        float(spec.filter_lo_hz), float(spec.filter_hi_hz))[:n_bins]
+    dct = _dct_matrix(spec.n_filters, spec.n_cepstra)
     cepstra = np.empty((n_channels, n_frames, spec.n_cepstra), dtype=np.float64)
     for c in range(n_channels):
         padded[start:start + n_samples] = x[c]
@@ -132,9 +143,10 @@ def frame_energy_and_cepstra(x, spec):
             spectrum *= spectrum
             energies = np.add(spectrum[:, :n_bins], spectrum[:, n_bins:]) @ bank
             np.log(np.maximum(energies, spec.log_floor, out=energies), out=energies)
-            block = scipy.fft.dct(energies, type=2, norm="ortho", axis=-1, overwrite_x=True)
-            cepstra[c, lo:hi, 1:] = block[:, 1:spec.n_cepstra]
-            cepstra[c, lo:hi, 0] = np.log(spec.energy_floor + (frames * frames) @ energy_weights)
+            cepstra[c, lo:hi, 1:] = energies @ dct
+            energy = (frames * frames) @ energy_weights
+            energy += spec.energy_floor
+            cepstra[c, lo:hi, 0] = np.log(energy)
     return cepstra
 
 

@@ -85,16 +85,45 @@ class ChunkPosteriors:
 
 def reference_columns(config):
     """How many leading feature columns (E_f, c1...) are taken relative to the recording."""
-    return {"cepstral_median": None, "energy_median": 1, "none": 0}[config.recording_reference]
+    return {"cepstral_median": None, "causal_median": None, "energy_median": 1,
+            "none": 0}[config.recording_reference]
+
+
+def causal_reference(block_means, config, first_step, n_steps):
+    """(22, n_steps, n_ref) reference of steps ``first_step..`` from the past only.
+
+    ``block_means`` (22, B, n_ref) are the recording's 1 s block means. The reference of
+    step t is the median of the ``reference_block_s`` means over the last
+    ``reference_window_s`` of complete blocks before it; before the first such block
+    completes, the mean of the steps so far.
+    """
+    per = int(round(config.reference_block_s / config.step_s))
+    count = int(round(config.reference_window_s / config.reference_block_s))
+    steps = np.arange(first_step, first_step + n_steps)
+    n_blocks = block_means.shape[1] // per
+    coarse = block_means[:, :n_blocks * per].reshape(
+        block_means.shape[0], n_blocks, per, -1).mean(axis=2)
+    out = np.empty((block_means.shape[0], n_steps, block_means.shape[2]), np.float32)
+    last = (steps + 1) // per - 1  # the last block complete at each step
+    early = last < 0
+    if early.any():
+        cumulative = np.cumsum(block_means[:, :per], axis=1) / np.arange(1, per + 1)[:, None]
+        index = np.minimum(steps[early], cumulative.shape[1] - 1)
+        out[:, early] = cumulative[:, index]
+    for k in np.unique(last[~early]):
+        window = coarse[:, max(0, k - count + 1):k + 1]
+        out[:, last == k] = np.median(window, axis=1)[:, None, :]
+    return out
 
 
 def apply_reference(features, reference, config):
-    """Raw LFCC ``(22, T, F)`` relative to the recording's levels ``(22, n_ref)`` (new array)."""
+    """Raw LFCC ``(22, T, F)`` relative to the recording's levels (new array): ``reference``
+    is (22, n_ref), or (22, T, n_ref) for a reference that changes frame by frame."""
     out = np.array(features, dtype=np.float32)
     reference = np.asarray(reference, np.float32)
-    n = reference.shape[1] if reference_columns(config) is None else reference_columns(config)
+    n = reference.shape[-1] if reference_columns(config) is None else reference_columns(config)
     if n:
-        out[..., :n] -= reference[:, None, :n]
+        out[..., :n] -= reference[..., :n] if reference.ndim == 3 else reference[:, None, :n]
     return out
 
 
@@ -120,7 +149,13 @@ def to_model_input(chunk, config, fingerprint=None) -> ModelInput:
     Chunk edges fall on whole seconds; a partial last second is dropped.
     """
     per = config.frames_per_step
-    features = normalise(chunk.features, chunk.mask, chunk.stats.reference, config)
+    reference = chunk.stats.reference
+    if config.recording_reference == "causal_median":
+        n_chunk_steps = -(-chunk.features.shape[1] // per)
+        steps = causal_reference(chunk.stats.block_means, config, chunk.first_frame // per,
+                                 n_chunk_steps)
+        reference = np.repeat(steps, per, axis=1)[:, :chunk.features.shape[1]]
+    features = normalise(chunk.features, chunk.mask, reference, config)
     n_steps = chunk.stats.n_frames // per
     return ModelInput(path=chunk.path, features=features, mask=np.asarray(chunk.mask, bool),
                       offset_step=chunk.first_frame // per, lo_step=chunk.lo_frame // per,
@@ -176,9 +211,13 @@ def step_summaries(features, config):
 
 
 def window_index(n_steps, config, lo=0, hi=None):
-    """(N, W) step indices of the centred windows of steps lo..hi, edges replicated."""
+    """(N, W) step indices of the windows of steps lo..hi, edges replicated: centred on
+    the step, or ending at it for a causal model (``config.causal``)."""
     hi = n_steps if hi is None else hi
-    offsets = np.arange(-config.half_window, config.half_window + 1)
+    if config.causal:
+        offsets = np.arange(-(config.window_steps - 1), 1)
+    else:
+        offsets = np.arange(-config.half_window, config.half_window + 1)
     return np.clip(np.arange(lo, hi)[:, None] + offsets[None, :], 0, n_steps - 1)
 
 
