@@ -47,6 +47,7 @@ setup(
         "neurokube.core.scoring",
         "neurokube.models",
         "neurokube.models.reference",
+        "neurokube.models.reference_causal",
         "neurokube.transforms",
         "neurokube.pipelines",
         "neurokube.runner_configs",
@@ -61,7 +62,9 @@ setup(
     # The shipped model and the runner configurations are data, read through
     # importlib.resources wherever the package is installed.
     package_data={
-        "neurokube.models.reference": ["*.keras", "*.json", "*.md", "VERSION"],
+        "neurokube.models.reference": ["*.keras", "*.npz", "*.json", "*.md", "VERSION"],
+        "neurokube.models.reference_causal": ["*.keras", "*.npz", "*.json", "*.md",
+                                              "VERSION"],
         "neurokube.runner_configs": ["*.yaml", "*/*.yaml", "*/*.json", "*/*.md", "*/*.py"],
     },
     include_package_data=True,

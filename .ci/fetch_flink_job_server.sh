@@ -111,19 +111,7 @@ fetch_published() {
   rm -f "$dir/.jars.$$"
 }
 
-resolve_assembled() {  # writes m2-relative jar paths to $1
-  local cp="$dir/.cp.$$"
-  log "resolving the classpath of $assembled_pom"
-  mvn_ -f "$assembled_pom" "$dep_plugin:build-classpath" -Dmdep.includeScope=runtime \
-       -Dmdep.outputFile="$cp" >&2 || die "could not resolve $assembled_pom from Maven Central"
-  python3 - "$cp" "$m2" > "$1" <<'PY'
-import os, sys
-cp, m2 = open(sys.argv[1]).read().strip(), os.path.realpath(sys.argv[2])
-for p in cp.split(os.pathsep):
-    print(os.path.relpath(os.path.realpath(p), m2))
-PY
-  rm -f "$cp"
-}
+resolve_assembled() { resolve_classpath "$assembled_pom" "$1"; }
 
 fetch_assembled() {
   resolve_assembled "$dir/.jars.$$"

@@ -85,19 +85,7 @@ mvn_() { mvn -B -q -C -Dstyle.color=never -Dmaven.repo.local="$m2" "$@"; }
 # verify_sha1 and verify_pinned_sha256.
 . "$(dirname "${BASH_SOURCE[0]}")/jar_checks.sh"
 
-resolve() {  # writes m2-relative jar paths to $1
-  local cp="$dir/.cp.$$"
-  log "resolving the classpath of $pom"
-  mvn_ -f "$pom" "$dep_plugin:build-classpath" -Dmdep.includeScope=runtime \
-       -Dmdep.outputFile="$cp" >&2 || die "could not resolve $pom from Maven Central"
-  python3 - "$cp" "$m2" > "$1" <<'PY'
-import os, sys
-cp, m2 = open(sys.argv[1]).read().strip(), os.path.realpath(sys.argv[2])
-for p in cp.split(os.pathsep):
-    print(os.path.relpath(os.path.realpath(p), m2))
-PY
-  rm -f "$cp"
-}
+resolve() { resolve_classpath "$pom" "$1"; }  # m2-relative jar paths to $1
 
 ensure_classpath() {  # resolve (once) and verify; cache hit re-verifies without network
   mkdir -p "$dir"

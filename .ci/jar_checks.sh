@@ -1,5 +1,21 @@
-# Checks of Maven jars, sourced by fetch_flink_job_server.sh and flink_session_cluster.sh.
-# The caller defines $m2 (the local Maven repository), log and die.
+# Resolving and checking Maven jars, sourced by fetch_flink_job_server.sh and
+# flink_session_cluster.sh. The caller defines $m2 (the local Maven repository), $dir (a
+# scratch folder), $dep_plugin (the maven-dependency-plugin coordinates), mvn_, log and die.
+
+# The runtime classpath of pom $1 as m2-relative jar paths, written to file $2.
+resolve_classpath() {
+  local pom="$1" cp="$dir/.cp.$$"
+  log "resolving the classpath of $pom"
+  mvn_ -f "$pom" "$dep_plugin:build-classpath" -Dmdep.includeScope=runtime \
+       -Dmdep.outputFile="$cp" >&2 || die "could not resolve $pom from Maven Central"
+  python3 - "$cp" "$m2" > "$2" <<'PY'
+import os, sys
+cp, m2 = open(sys.argv[1]).read().strip(), os.path.realpath(sys.argv[2])
+for p in cp.split(os.pathsep):
+    print(os.path.relpath(os.path.realpath(p), m2))
+PY
+  rm -f "$cp"
+}
 
 # Every jar (m2-relative paths on stdin) against the .sha1 Maven Central published beside
 # it (the resolver keeps it in m2 as <jar>.sha1).

@@ -33,6 +33,9 @@ from neurokube.core.feature_spec import FeatureSpec
 
 # The shipped model, installed as package data (a folder on disk in every pip install).
 REFERENCE_BUNDLE = pathlib.Path(str(importlib.resources.files("neurokube.models.reference")))
+# The shipped causal model (``neurokube stream``: it looks only at the past).
+REFERENCE_CAUSAL_BUNDLE = pathlib.Path(str(importlib.resources.files(
+    "neurokube.models.reference_causal")))
 
 
 def library_versions():
@@ -83,6 +86,9 @@ class ModelBundle:
     evaluation: dict = dataclasses.field(default_factory=dict)
     file_digests: dict = dataclasses.field(default_factory=dict)
     weights: tuple = None
+    # The parameter part exactly as read from bundle.json: a bundle saved before a
+    # parameter with a backward-compatible default existed keeps its version.
+    recorded_spec: dict = None
 
     def weight_lists(self):
         """``(p1 arrays, p2 arrays)`` in get_weights order, or None (metadata only)."""
@@ -95,11 +101,15 @@ class ModelBundle:
         weights = self.weight_lists()
         if weights is None:  # loaded without its models: trust the recorded version
             return self.recorded_version
-        spec = {"feature_spec": self.feature_spec.to_dict(), "config": self.config.to_dict(),
-                "p3": self.p3.to_dict()}
+        spec = self.recorded_spec or self.spec()
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
         digest.update(weights_digest(weights).encode())
         return digest.hexdigest()[:16]
+
+    def spec(self):
+        """The parameter part of the version (feature spec, model config, P3)."""
+        return {"feature_spec": self.feature_spec.to_dict(), "config": self.config.to_dict(),
+                "p3": self.p3.to_dict()}
 
     def detector(self, **kwargs):
         """A :class:`~neurokube.models.detector.Detector`: Keras models when loaded, else
@@ -124,6 +134,7 @@ class ModelBundle:
         """Write the bundle to ``folder`` (created; files replaced atomically)."""
         folder = pathlib.Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        self.recorded_spec = None  # saved with every parameter spelled out
         for name, model in (("p1.keras", self.p1), ("p2.keras", self.p2)):
             tmp = folder / f".tmp-{name}"
             model.save(tmp)
@@ -181,7 +192,9 @@ class ModelBundle:
                      p3=P3Params.from_dict(meta["p3"]), training=meta.get("training", {}),
                      evaluation=meta.get("evaluation", {}),
                      file_digests=meta.get("file_digests", {}),
-                     recorded_version=meta["version"], weights=weights)
+                     recorded_version=meta["version"], weights=weights,
+                     recorded_spec={"feature_spec": meta["feature_spec"],
+                                    "config": meta["model_config"], "p3": meta["p3"]})
         if bundle.version != meta["version"]:
             raise ValueError(f"{folder}: content hash {bundle.version} does not match the "
                              f"recorded version {meta['version']} (files altered?)")
@@ -224,6 +237,7 @@ def model_card(bundle):
     lines += [t.get("summary", "No training record."), ""]
     for title, key in (("Training data", "data"), ("Not trained on", "not_trained_on"),
                        ("Splits", "splits"), ("Dev-set results", "dev_metrics"),
+                       ("Dev-set results by corpus", "dev_metrics_by_corpus"),
                        ("Seeds", "seeds"), ("Library versions", "library_versions")):
         if key in t:
             lines += [f"## {title}", "", "```", json.dumps(t[key], indent=1, sort_keys=True),

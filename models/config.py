@@ -11,6 +11,7 @@ and P1 runs 22 × 3,600 windows per EEG-hour. ``benchmarks/bench_label.py`` meas
 import dataclasses
 
 REFERENCES = ("cepstral_median", "causal_median", "energy_median", "none")
+P1_STEP_INPUTS = ("frames", "moments")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +45,9 @@ class ModelConfig:
     feature_mean: tuple = ()
     feature_scale: tuple = ()
     feature_clip: float = 6.0
+    # P1's input per step: the 10 standardised frames as they are (``frames``, 260 values)
+    # or the mean and standard deviation of each feature over the step (``moments``, 52).
+    p1_step_input: str = "moments"
     # P1: input noise and dropout (training only) -> TimeDistributed(Dense) -> LSTM ->
     # Dense(2, softmax).
     p1_input_noise: float = 0.2
@@ -67,6 +71,9 @@ class ModelConfig:
         if self.recording_reference not in REFERENCES:
             raise ValueError(f"recording_reference must be one of {REFERENCES}, got "
                              f"{self.recording_reference!r}")
+        if self.p1_step_input not in P1_STEP_INPUTS:
+            raise ValueError(f"p1_step_input must be one of {P1_STEP_INPUTS}, got "
+                             f"{self.p1_step_input!r}")
         if self.causal and self.recording_reference not in ("causal_median", "none"):
             raise ValueError("a causal model needs recording_reference 'causal_median' or "
                              "'none' (the others look at the whole recording)")
@@ -88,8 +95,13 @@ class ModelConfig:
 
     @property
     def step_values(self):
-        """Values per channel and step fed to P1 (frames × features)."""
+        """Values per channel and step of the standardised frames (frames × features)."""
         return self.frames_per_step * self.n_features
+
+    @property
+    def p1_input_values(self):
+        """Values per channel and step that P1 reads (see ``p1_step_input``)."""
+        return self.step_values if self.p1_step_input == "frames" else 2 * self.n_features
 
     @property
     def n_hyp(self):
@@ -120,7 +132,14 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data):
-        return from_fields(cls, data)
+        """A config from its JSON form; a field missing from a bundle saved before it
+        existed takes the value that reproduces that bundle (:data:`BEFORE_FIELD`)."""
+        return from_fields(cls, {**BEFORE_FIELD, **data})
+
+
+# What a ModelConfig field meant in bundles saved before the field existed (where that
+# differs from today's default).
+BEFORE_FIELD = {"p1_step_input": "frames"}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ Example::
 import numpy as np
 
 from neurokube.core.model_inputs import (
-    ChunkPosteriors, hypothesis_features, p1_window_batches, p2_maps, p2_window_batches,
+    ChunkPosteriors, hypothesis_features, p1_inputs, p1_window_batches, p2_maps, p2_window_batches,
     step_summaries, to_steps)
 
 
@@ -21,7 +21,7 @@ class KerasEngine:
 
     def __init__(self, p1, p2, config):
         from neurokube.models.networks import split_per_step  # Keras: only where it runs
-        self._p1_step, self._p1_head = split_per_step(p1, (config.step_values,))
+        self._p1_step, self._p1_head = split_per_step(p1, (config.p1_input_values,))
         self._p2_step, self._p2_head = split_per_step(
             p2, (config.n_channels, config.map_values + 1, 1))
         self.p1_step_units = self._p1_step.output_shape[-1]
@@ -64,7 +64,9 @@ class Detector:
         return cls(KerasEngine(p1, p2, config), config, p3, **kwargs)
 
     def p1_posteriors(self, steps, mask):
-        """(22, S) P(seizure) of every present channel and step; absent channels are 0."""
+        """(22, S) P(seizure) of every present channel and step (from standardised steps,
+        (22, S, frames × F)); absent channels are 0."""
+        steps = p1_inputs(steps, self.config)
         out = np.zeros(steps.shape[:2], dtype=np.float32)
         channels = np.flatnonzero(mask)
         if steps.shape[1] == 0 or len(channels) == 0:
@@ -78,9 +80,11 @@ class Detector:
             out[c, s] = self.engine.p1_head(windows.astype(np.float32, copy=False))
         return out
 
-    def p2_inputs(self, summaries, p1, mask):
-        """(S, 22, 2F + 4 + 1) maps: step summaries, hypothesis features and the mask."""
-        maps = p2_maps(summaries, hypothesis_features(p1, self.config), mask)
+    def p2_inputs(self, summaries, p1, mask, hyp=None):
+        """(S, 22, 2F + 4 + 1) maps: step summaries, hypothesis features (from ``p1``, or
+        ``hyp`` computed by the caller from a longer history) and the mask."""
+        hyp = hypothesis_features(p1, self.config) if hyp is None else hyp
+        maps = p2_maps(summaries, hyp, mask)
         column = np.broadcast_to(np.asarray(mask, np.float32)[None, :, None],
                                  maps.shape[:2] + (1,))
         return np.concatenate([maps, column], axis=-1)
@@ -92,8 +96,11 @@ class Detector:
         if hi <= lo:
             return out
         # Only the steps that the windows of lo..hi reach need their per-step features.
-        first = max(0, lo - self.config.half_window)
-        last = min(maps.shape[0], hi + self.config.half_window)
+        config = self.config
+        past, future = ((config.window_steps - 1, 0) if config.causal
+                        else (config.half_window, config.half_window))
+        first = max(0, lo - past)
+        last = min(maps.shape[0], hi + future)
         step_features = np.zeros((maps.shape[0], self.engine.p2_step_units), np.float32)
         step_features[first:last] = _apply(self.engine.p2_step, maps[first:last, ..., None],
                                            self.p2_batch_windows)

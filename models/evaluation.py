@@ -25,7 +25,7 @@ from neurokube.core.scoring import score_pairs
 from neurokube.models.postprocess import detect_events, fuse
 
 SCORERS = ("overlap", "taes", "szcore")
-DEFAULT_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+DEFAULT_THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995)
 
 
 @dataclasses.dataclass
@@ -76,12 +76,14 @@ def _pairs(results, events_of):
     return pairs
 
 
-def corpus_metrics(results, params, step_s, scorers=SCORERS):
-    """Every figure of one operating point over a corpus (see the module doc)."""
-    events_of = {r.name: r.events(params, step_s) for r in results}
-    scores = score_pairs(_pairs(results, events_of), scorers=scorers)
-    background_s = flagged_s = 0.0
-    longest_false_s, latencies = 0.0, []
+def recording_events(results, params, step_s):
+    """{recording name: [(start_s, stop_s, confidence)]} at one operating point."""
+    return {r.name: r.events(params, step_s) for r in results}
+
+
+def background_flagged(results, events_of):
+    """(background s, background s flagged as seizure, longest false event s)."""
+    background_s = flagged_s = longest_false_s = 0.0
     for r in results:
         hyp = [(s, e) for s, e, _ in events_of[r.name]]
         background_s += r.duration_s - _intervals_length(r.seizures)
@@ -89,6 +91,18 @@ def corpus_metrics(results, params, step_s, scorers=SCORERS):
         for s, e in hyp:
             if not any(e > rs and s < re for rs, re in r.seizures):
                 longest_false_s = max(longest_false_s, e - s)
+    return background_s, flagged_s, longest_false_s
+
+
+def corpus_metrics(results, params, step_s, scorers=SCORERS, events_of=None):
+    """Every figure of one operating point over a corpus (see the module doc);
+    ``events_of`` (from :func:`recording_events`) saves recomputing the events."""
+    events_of = events_of or recording_events(results, params, step_s)
+    scores = score_pairs(_pairs(results, events_of), scorers=scorers)
+    background_s, flagged_s, longest_false_s = background_flagged(results, events_of)
+    latencies = []
+    for r in results:
+        hyp = [(s, e) for s, e, _ in events_of[r.name]]
         for rs, re in r.seizures:
             onsets = [s for s, e in hyp if e > rs and s < re]
             if onsets:
@@ -101,6 +115,31 @@ def corpus_metrics(results, params, step_s, scorers=SCORERS):
                            "median": float(np.median(lat)) if len(lat) else None,
                            "p90": float(np.percentile(lat, 90)) if len(lat) else None,
                            "values": [round(float(v), 3) for v in lat]})
+
+
+def decision_delays(results, params, step_s):
+    """Detection delay of a causal detector, as ``neurokube stream`` would emit it: for
+    every reference seizure that an event overlaps, the data time at which that event's
+    start was decided (:class:`~neurokube.models.postprocess.OnlineEvents`) minus the
+    seizure's onset, s. Returns {"detected", "median", "p90", "values"}."""
+    from neurokube.models.postprocess import OnlineEvents
+    delays = []
+    for r in results:
+        online = OnlineEvents(params, step_s, r.p1.shape[0])
+        fused = fuse(r.p1, r.p2, r.mask, params)
+        decisions = online.update(fused, r.p1, r.mask) + online.finish(r.duration_s)
+        decided = {start: (at + 1) * step_s for kind, start, at in decisions
+                   if kind == "start"}
+        for rs, re in r.seizures:
+            hits = [decided[s] for s, e, _ in online.events if e > rs and s < re
+                    and s in decided]
+            if hits:
+                delays.append(min(hits) - rs)
+    values = np.asarray(delays, np.float64)
+    return {"detected": len(values),
+            "median": float(np.median(values)) if len(values) else None,
+            "p90": float(np.percentile(values, 90)) if len(values) else None,
+            "values": [round(float(v), 3) for v in values]}
 
 
 def operating_points(results, params, thresholds, step_s):

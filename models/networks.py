@@ -15,7 +15,7 @@ from keras import layers
 def build_p1(config):
     """P1: one channel's window of steps -> P(seizure) at the centre step (weights shared
     by all channels)."""
-    inputs = keras.Input((config.window_steps, config.step_values), name="channel_window")
+    inputs = keras.Input((config.window_steps, config.p1_input_values), name="channel_window")
     # Training-time regularisation only (identity at inference).
     x = layers.GaussianNoise(config.p1_input_noise, name="input_noise")(inputs)
     x = layers.Dropout(config.p1_input_dropout, name="input_dropout")(x)

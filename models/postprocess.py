@@ -194,6 +194,16 @@ class OnlineEvents:
         self.step += len(fused)
         return out
 
+    def open_start_s(self):
+        """Start (s) of the event whose start is decided but whose end is not, or None."""
+        return float(self._start * self._step_s) if self._decided else None
+
+    def open_confidence(self):
+        """Mean fused posterior of the open event so far (None without one)."""
+        if not self._decided:
+            return None
+        return float(self._sum_to_stop / max(self._stop - self._start, 1))
+
     def finish(self, duration_s=None):
         """The recording ended: close the open event; returns the decisions."""
         return self._close(self.step, duration_s) if self._start is not None else []

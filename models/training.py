@@ -20,8 +20,8 @@ import re
 import numpy as np
 
 from neurokube.core.model_inputs import (
-    feature_moments, standardise, step_summaries, window_index)
-from neurokube.models.config import P3Params, fields_as_json
+    feature_moments, p1_inputs, standardise, step_summaries, window_index)
+from neurokube.models.config import P3Params, fields_as_json, from_fields
 
 _LOG = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class RecordingExample:
     seizures: list              # [(start_s, stop_s)] term seizure events
     duration_s: float
     summaries: np.ndarray = None  # float32 (C, S, 2F), after standardisation
+    corpus: str = ""            # the corpus (input spec) it came from
 
 
 def _frames(ex, config):
@@ -82,6 +83,14 @@ class TrainConfig:
     p2_folds: int = 2
     fa_budget_per_24h: float = 2.0
     background_budget_pct: float = 0.5
+    # The background budget holds for every dev corpus on its own, so a short corpus of
+    # real recordings is not outweighed by hours of stitched ones.
+    background_budget_each_corpus: bool = True
+    # Every training corpus weighs the same in each class (seizure, background), so a
+    # small corpus of real recordings is not drowned by hours of stitched ones; no window
+    # weighs more than ``max_corpus_weight`` times the average.
+    balance_corpora: bool = True
+    max_corpus_weight: float = 10.0
     p3_thresholds: tuple = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
     p3_p2_weights: tuple = (0.0, 0.25, 0.5, 0.75, 1.0)
     p3_merge_gaps_s: tuple = (1.0, 2.0, 5.0)
@@ -91,6 +100,11 @@ class TrainConfig:
 
     def to_dict(self):
         return fields_as_json(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        return from_fields(cls, {k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in data.items()})
 
 
 def read_examples(file_pattern):
@@ -145,7 +159,8 @@ def _sample(positive, negative, ratio, cap, rng):
 
 
 def p1_training_set(examples, config, train_cfg, rng):
-    """P1 windows (N, W, V) and labels (N,) from every present channel of every example."""
+    """P1 windows (N, W, V), labels (N,) and example indices (N,) from every present
+    channel of every example."""
     index = []  # (example, channel, step, label)
     for e_id, ex in enumerate(examples):
         for c in np.flatnonzero(ex.mask):
@@ -156,18 +171,19 @@ def p1_training_set(examples, config, train_cfg, rng):
     pos, neg = _sample(index[index[:, 3] == 1], index[index[:, 3] == 0],
                        train_cfg.p1_background_per_seizure, train_cfg.max_p1_windows, rng)
     chosen = np.concatenate([pos, neg])
-    windows = np.empty((len(chosen), config.window_steps, config.step_values), np.float32)
+    windows = np.empty((len(chosen), config.window_steps, config.p1_input_values),
+                       np.float32)
     for e_id in np.unique(chosen[:, 0]):
         rows = np.flatnonzero(chosen[:, 0] == e_id)
         ex = examples[e_id]
         idx = window_index(ex.steps.shape[1], config)[chosen[rows, 2]]
-        windows[rows] = ex.steps[chosen[rows, 1][:, None], idx]
-    return windows, chosen[:, 3].astype(np.int64)
+        windows[rows] = p1_inputs(ex.steps, config)[chosen[rows, 1][:, None], idx]
+    return windows, chosen[:, 3].astype(np.int64), chosen[:, 0]
 
 
 def p2_training_set(examples, p1_posteriors, detector, train_cfg, rng):
-    """P2 windows (N, W, C, M) and term labels (N,), with ``p1_posteriors`` (one (C, S)
-    array per example) as P2's hypothesis features."""
+    """P2 windows (N, W, C, M), term labels (N,) and example indices (N,), with
+    ``p1_posteriors`` (one (C, S) array per example) as P2's hypothesis features."""
     maps_of, index = [], []
     for ex, p1 in zip(examples, p1_posteriors):
         maps_of.append(detector.p2_inputs(ex.summaries, p1, ex.mask))
@@ -185,7 +201,7 @@ def p2_training_set(examples, p1_posteriors, detector, train_cfg, rng):
         rows = np.flatnonzero(chosen[:, 0] == m_id)
         maps = maps_of[m_id]
         windows[rows] = maps[window_index(maps.shape[0], config)[chosen[rows, 1]]]
-    return windows, chosen[:, 2].astype(np.int64)
+    return windows, chosen[:, 2].astype(np.int64), chosen[:, 0]
 
 
 def fold_of(path, n_folds):
@@ -210,9 +226,10 @@ def out_of_fold_p1(train, dev_windows, config, train_cfg, rng, full_detector):
     for k in range(train_cfg.p2_folds):
         fit_on = [ex for ex, f in zip(train, folds) if f != k]
         if fit_on:
-            x, y = p1_training_set(fit_on, config, train_cfg, rng)
+            x, y, rows = p1_training_set(fit_on, config, train_cfg, rng)
             model = build_p1(config)
-            histories.append(fit(model, x, y, train_cfg, train_cfg.p1_epochs, dev_windows))
+            histories.append(fit(model, x, y, train_cfg, train_cfg.p1_epochs, dev_windows,
+                                 [fit_on[i].corpus for i in rows]))
             del x
             detector = Detector.from_keras(model, build_p2(config), config, P3Params())
         else:
@@ -223,19 +240,43 @@ def out_of_fold_p1(train, dev_windows, config, train_cfg, rng, full_detector):
     return posteriors, histories
 
 
-def fit(model, windows, labels, train_cfg, epochs, validation):
-    """Adam with class-balanced weights, stopped early on the validation loss (the best
-    epoch's weights are kept); deterministic given the seed. Returns the history."""
+def window_weights(labels, corpora, train_cfg):
+    """Per-window training weights: each class weighs half of the total and, when
+    ``balance_corpora``, every corpus the same within a class (capped at
+    ``max_corpus_weight`` times the mean weight), normalised to mean 1."""
+    labels = np.asarray(labels)
+    corpora = np.asarray(corpora if corpora is not None and train_cfg.balance_corpora
+                         else np.zeros(len(labels), int))
+    weights = np.zeros(len(labels), np.float64)
+    for label in np.unique(labels):
+        in_class = labels == label
+        names, counts = np.unique(corpora[in_class], return_counts=True)
+        share = dict(zip(names, 1.0 / (len(names) * counts)))
+        weights[in_class] = [share[c] for c in corpora[in_class]]
+        weights[in_class] /= weights[in_class].sum() * 2.0
+    weights *= len(labels)
+    for _ in range(20):  # cap, then renormalise, until stable
+        capped = np.minimum(weights, train_cfg.max_corpus_weight)
+        capped *= len(labels) / capped.sum()
+        if np.allclose(capped, weights):
+            break
+        weights = capped
+    return weights.astype(np.float32)
+
+
+def fit(model, windows, labels, train_cfg, epochs, validation, corpora=None):
+    """Adam with class- and corpus-balanced window weights (:func:`window_weights`),
+    stopped early on the validation loss (``validation`` = (windows, labels, ...); the
+    best epoch's weights are kept); deterministic given the seed. Returns the history."""
     import keras
     model.compile(optimizer=keras.optimizers.Adam(train_cfg.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    counts = np.bincount(labels, minlength=2).astype(np.float64)
-    weights = {k: float(len(labels) / (2.0 * max(counts[k], 1.0))) for k in (0, 1)}
+    weights = window_weights(labels, corpora, train_cfg)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train_cfg.patience,
                                          restore_best_weights=True)
-    history = model.fit(windows, labels, batch_size=train_cfg.batch_size, epochs=epochs,
-                        shuffle=True, class_weight=weights, verbose=0,
-                        validation_data=validation, callbacks=[stop])
+    history = model.fit(windows, labels, sample_weight=weights,
+                        batch_size=train_cfg.batch_size, epochs=epochs, shuffle=True,
+                        verbose=0, validation_data=tuple(validation[:2]), callbacks=[stop])
     out = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     out["best_epoch"] = int(np.argmin(out["val_loss"])) + 1
     return out
@@ -253,17 +294,29 @@ def recording_results(examples, detector):
     return out
 
 
-def tune_p3(results, step_s, train_cfg):
+def _flagged_pct(results, events_of):
+    from neurokube.models.evaluation import background_flagged
+    background_s, flagged_s, _ = background_flagged(results, events_of)
+    return 100.0 * flagged_s / background_s if background_s else 0.0
+
+
+def tune_p3(results, step_s, train_cfg, corpus_of=None):
     """Grid search of the P3 parameters on the dev set, under a false-alarm budget.
 
     Objective (CHOICE): among the grid points whose NEDC OVERLAP false-alarm rate is
     within ``fa_budget_per_24h`` and whose share of background seconds flagged is within
-    ``background_budget_pct``, the highest OVERLAP sensitivity, then the highest TAES
-    sensitivity, then the fewest false alarms, then the earlier grid point. When no
-    point keeps to both budgets, the one flagging the least background (then with the
-    fewest false alarms) is taken.
+    ``background_budget_pct`` (over the whole dev set, and in every dev corpus on its own
+    when ``background_budget_each_corpus``; ``corpus_of`` maps a recording name to its
+    corpus), the highest OVERLAP sensitivity, then the highest TAES sensitivity, then the
+    fewest false alarms, then the earlier grid point. When no point keeps to both
+    budgets, the one flagging the least background (then with the fewest false alarms)
+    is taken.
     """
-    from neurokube.models.evaluation import corpus_metrics
+    from neurokube.models.evaluation import corpus_metrics, recording_events
+    corpora = {}
+    if train_cfg.background_budget_each_corpus and corpus_of:
+        for r in results:
+            corpora.setdefault(corpus_of.get(r.name, ""), []).append(r)
     best, best_key, table = None, None, []
     grid = itertools.product(train_cfg.p3_thresholds, train_cfg.p3_p2_weights,
                              train_cfg.p3_merge_gaps_s, train_cfg.p3_min_durations_s,
@@ -271,8 +324,12 @@ def tune_p3(results, step_s, train_cfg):
     for threshold, weight, gap, min_dur, min_ch, top_k in grid:
         params = P3Params(p2_weight=weight, top_k=top_k, threshold=threshold,
                           merge_gap_s=gap, min_duration_s=min_dur, min_channels=min_ch)
-        m = corpus_metrics(results, params, step_s, scorers=("overlap", "taes"))
-        fa, flagged = m["overlap"]["fa_per_24h"], m["background_flagged_pct"]
+        events_of = recording_events(results, params, step_s)
+        m = corpus_metrics(results, params, step_s, scorers=("overlap", "taes"),
+                           events_of=events_of)
+        fa = m["overlap"]["fa_per_24h"]
+        flagged = max([m["background_flagged_pct"]] + [
+            _flagged_pct(group, events_of) for group in corpora.values()])
         within = (fa <= train_cfg.fa_budget_per_24h + 1e-9
                   and flagged <= train_cfg.background_budget_pct + 1e-9)
         if within:
@@ -293,7 +350,7 @@ def _dev_metrics(results, params, step_s):
                               "background_flagged_pct", "longest_false_event_s")}
 
 
-def train_bundle(train, dev, feature_spec, config, train_cfg):
+def train_bundle(train, dev, feature_spec, config, train_cfg, report_only=()):
     """Train P1 and P2 and tune P3; returns (ModelBundle, report dict).
 
     The input standardisation is measured on ``train`` and recorded in the bundle's
@@ -303,6 +360,10 @@ def train_bundle(train, dev, feature_spec, config, train_cfg):
     ----------
     train, dev : list of RecordingExample
         Training and dev recordings (sorted by path).
+    report_only : sequence of str
+        Dev corpora (``RecordingExample.corpus``) that stop P1 and P2 early and are
+        reported, but do not take part in P3's tuning (e.g. stitched corpora whose
+        backgrounds are not scalp EEG, when the operating point is to suit real EEG).
     """
     from neurokube.models.bundle import ModelBundle
     from neurokube.models.detector import Detector
@@ -315,29 +376,40 @@ def train_bundle(train, dev, feature_spec, config, train_cfg):
     config = input_statistics(train, config)
     standardise_examples(train, config)
     standardise_examples(dev, config)
-    x1, y1 = p1_training_set(train, config, train_cfg, rng)
+    x1, y1, rows1 = p1_training_set(train, config, train_cfg, rng)
     v1 = p1_training_set(dev, config, train_cfg, rng)
     _LOG.info("P1: %d windows (%d seizure)", len(y1), int(y1.sum()))
     p1 = build_p1(config)
-    p1_history = fit(p1, x1, y1, train_cfg, train_cfg.p1_epochs, v1)
+    p1_history = fit(p1, x1, y1, train_cfg, train_cfg.p1_epochs, v1,
+                     [train[i].corpus for i in rows1])
     del x1
     p2 = build_p2(config)
     detector = Detector.from_keras(p1, p2, config, P3Params())
     train_p1, fold_histories = out_of_fold_p1(train, v1, config, train_cfg, rng, detector)
     del v1
-    x2, y2 = p2_training_set(train, train_p1, detector, train_cfg, rng)
+    x2, y2, rows2 = p2_training_set(train, train_p1, detector, train_cfg, rng)
     dev_p1 = [detector.p1_posteriors(ex.steps, ex.mask) for ex in dev]
     v2 = p2_training_set(dev, dev_p1, detector, train_cfg, rng)
     _LOG.info("P2: %d windows (%d seizure)", len(y2), int(y2.sum()))
-    p2_history = fit(p2, x2, y2, train_cfg, train_cfg.p2_epochs, v2)
+    p2_history = fit(p2, x2, y2, train_cfg, train_cfg.p2_epochs, v2,
+                     [train[i].corpus for i in rows2])
     del x2, v2
     dev_results = recording_results(dev, detector)
-    p3, table = tune_p3(dev_results, config.step_s, train_cfg)
-    dev_scores = _dev_metrics(dev_results, p3, config.step_s)
+    corpus_of = {ex.path: ex.corpus for ex in dev}
+    tuning = [r for r in dev_results if corpus_of[r.name] not in set(report_only)]
+    if not tuning:
+        raise ValueError("every dev corpus is report-only: nothing to tune P3 on")
+    p3, table = tune_p3(tuning, config.step_s, train_cfg, corpus_of)
+    dev_scores = _dev_metrics(tuning, p3, config.step_s)
+    by_corpus = {}
+    for corpus in sorted(set(corpus_of.values())):
+        group = [r for r in dev_results if corpus_of[r.name] == corpus]
+        by_corpus[corpus] = _dev_metrics(group, p3, config.step_s)
     bundle = ModelBundle(p1=p1, p2=p2, feature_spec=feature_spec, config=config, p3=p3)
     report = {"p1_windows": int(len(y1)), "p1_seizure_windows": int(y1.sum()),
               "p2_windows": int(len(y2)), "p2_seizure_windows": int(y2.sum()),
               "p1_history": p1_history, "p2_history": p2_history,
               "p1_fold_histories": fold_histories,
-              "p3_grid_points": len(table), "dev_metrics": dev_scores}
+              "p3_grid_points": len(table), "dev_metrics": dev_scores,
+              "dev_metrics_by_corpus": by_corpus}
     return bundle, report

@@ -10,7 +10,8 @@ The same front end, models and P3 as ``neurokube label`` (one process, no Beam).
 """
 import dataclasses
 import functools
-from typing import Optional, Sequence
+import os
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class Events:
     def __len__(self):
         return len(self.onset)
 
-    def to_mne(self, orig_time=None):
+    def to_mne(self, orig_time: Any = None) -> Any:
         """These events as ``mne.Annotations`` (needs MNE)."""
         import mne
         return mne.Annotations(self.onset, self.duration, self.description,
@@ -64,7 +65,8 @@ class _ArraySource:
         self.record_samples_per_s = float(fs_hz) * len(labels)
         self.start = None
 
-    def read(self, start_s=0.0, stop_s=None):
+    def read(self, start_s: float = 0.0,
+             stop_s: Optional[float] = None) -> dict[int, np.ndarray]:
         fs = self.fs_hz[0]
         first = max(0, int(round(start_s * fs)))
         last = self._data.shape[1] if stop_s is None else min(self._data.shape[1],
@@ -78,7 +80,7 @@ def _bundle(model):
     return ModelBundle.load(model or REFERENCE_BUNDLE)
 
 
-def label(recording, fs_hz: Optional[float] = None,
+def label(recording: Union[str, os.PathLike[str], np.ndarray], fs_hz: Optional[float] = None,
           channel_labels: Optional[Sequence[str]] = None, model: Optional[str] = None) -> Events:
     """Label one recording: an EDF/EDF+ path, or an array (channels × samples, µV).
 

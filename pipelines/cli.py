@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "mix-corpus": "neurokube.pipelines.mix_corpus",
     "featurize": "neurokube.pipelines.featurize_job",
     "label": "neurokube.pipelines.label_job",
+    "stream": "neurokube.pipelines.stream_job",
     "train": "neurokube.pipelines.train_job",
     "score": "neurokube.pipelines.score_command",
     "evaluate": "neurokube.pipelines.evaluate_job",
@@ -32,7 +33,7 @@ SUBCOMMANDS = {
 }
 
 # Subcommands whose runs take Beam pipeline options after their own arguments.
-_BEAM_SUBCOMMANDS = {"featurize", "label", "train", "evaluate"}
+_BEAM_SUBCOMMANDS = {"featurize", "label", "stream", "train", "evaluate"}
 
 
 class Parser(argparse.ArgumentParser):

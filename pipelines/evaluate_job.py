@@ -4,8 +4,9 @@ For every bundle × corpus it runs the ``label`` job (``.csv_bi`` and ``.posteri
 under ``OUTPUT/<bundle>/<corpus>/``), pairs each recording with the reference beside it,
 and computes (:mod:`neurokube.models.evaluation`) NEDC OVERLAP and TAES and SzCORE with
 precision and F1, the share of background seconds flagged, the longest false event, the
-detection latency of every detected seizure, and the same across a sweep of operating
-points. It writes ``leaderboard.json`` and ``leaderboard.md`` (one row per bundle ×
+detection latency of every detected seizure (and for a causal bundle its decision delay:
+data seconds after the onset at which ``stream`` would emit the event), and the same
+across a sweep of operating points. It writes ``leaderboard.json`` and ``leaderboard.md`` (one row per bundle ×
 corpus, then each curve); with ``--card`` it records the results in the (single)
 bundle's model card, together with the command that produced them.
 
@@ -23,6 +24,7 @@ import time
 import apache_beam as beam
 
 from neurokube.core.paths import atomic_write_text, exists, join, output_path
+from neurokube.models.evaluation import DEFAULT_THRESHOLDS
 from neurokube.pipelines import options as opts
 from neurokube.pipelines.console import quiet
 from neurokube.pipelines.label_job import build_label_pipeline
@@ -48,7 +50,7 @@ def evaluate_one(bundle_dir, bundle, corpus_name, corpus_spec, out_dir, argv, th
                  overwrite):
     """Label one corpus with one bundle and compute its figures (a leaderboard row)."""
     from neurokube.models.evaluation import (
-        RecordingResult, corpus_metrics, operating_points)
+        RecordingResult, corpus_metrics, decision_delays, operating_points)
     from neurokube.models.handler import DetectorModelHandler
     inputs = opts.list_inputs([corpus_spec])
     run_id = prepare_output(out_dir, inputs, overwrite)
@@ -73,6 +75,9 @@ def evaluate_one(bundle_dir, bundle, corpus_name, corpus_spec, out_dir, argv, th
         raise opts.UsageError(f"corpus {corpus_name}: no recording could be labelled")
     step_s = bundle.config.step_s
     metrics = corpus_metrics(results, bundle.p3, step_s)
+    # A causal detector's events are emitted as their start is decided: its delay.
+    metrics["decision_delay_s"] = (decision_delays(results, bundle.p3, step_s)
+                                   if bundle.config.causal else None)
     return {"bundle": str(bundle_dir), "version": bundle.version, "corpus": corpus_name,
             "corpus_path": corpus_spec, "recordings": len(results),
             "dead_letters": summary.get("dead_letters", 0),
@@ -90,10 +95,11 @@ def leaderboard_markdown(rows, command):
     lines = ["| bundle | corpus | recs | hours | seizures | OVERLAP sens % | OVERLAP FA/24h "
              "| OVERLAP F1 % | TAES sens % | TAES FA/24h | SzCORE sens % | SzCORE prec % "
              "| SzCORE F1 % | bckg flagged % | longest false event s | latency median s "
-             "| latency p90 s |",
-             "|" + "---|" * 17]
+             "| latency p90 s | decision delay median s | decision delay p90 s |",
+             "|" + "---|" * 19]
     for r in rows:
         o, t, z = r["overlap"], r["taes"], r["szcore"]
+        delay = r.get("decision_delay_s") or {}
         lines.append(
             f"| {os.path.basename(os.path.normpath(r['bundle']))} ({r['version'][:8]}) "
             f"| {r['corpus']} | {r['recordings']} | {r['hours']:.2f} | {r['seizures']} "
@@ -101,7 +107,8 @@ def leaderboard_markdown(rows, command):
             f"| {t['sensitivity_pct']:.2f} | {t['fa_per_24h']:.2f} "
             f"| {z['sensitivity_pct']:.2f} | {z['precision_pct']:.2f} | {z['f1_pct']:.2f} "
             f"| {r['background_flagged_pct']:.3f} | {r['longest_false_event_s']:.1f} "
-            f"| {_fmt(r['latency_s']['median'], 1)} | {_fmt(r['latency_s']['p90'], 1)} |")
+            f"| {_fmt(r['latency_s']['median'], 1)} | {_fmt(r['latency_s']['p90'], 1)} "
+            f"| {_fmt(delay.get('median'), 1)} | {_fmt(delay.get('p90'), 1)} |")
     for r in rows:
         lines += ["", f"Operating points, {r['corpus']} ({r['version'][:8]}): P3 threshold "
                       "swept, other P3 parameters as in the bundle.", "",
@@ -126,8 +133,7 @@ def add_parser(subparsers):
                         help="an annotated corpus (folder, pattern or list; references "
                              "beside the EDFs); repeat for several")
     parser.add_argument("--output", required=True, help="folder for results and leaderboard")
-    parser.add_argument("--thresholds", default=",".join(
-        str(t) for t in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)),
+    parser.add_argument("--thresholds", default=",".join(str(t) for t in DEFAULT_THRESHOLDS),
         help="P3 thresholds of the operating-point sweep")
     parser.add_argument("--card", action="store_true",
                         help="record the results in the bundle's model card (one bundle)")

@@ -238,14 +238,32 @@ def add_runner_config_argument(parser: argparse.ArgumentParser,
 
 # --- helpers ---------------------------------------------------------------------
 
+class _OptionRecorder(argparse.ArgumentParser):
+    """A plain argparse parser that keeps every action Beam's option classes declare
+    through their ``_add_argparse_args`` hook (value-provider options as plain ones)."""
+
+    def __init__(self):
+        super().__init__(allow_abbrev=False, add_help=False)
+        self.recorded = []
+
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        self.recorded.append(action)
+        return action
+
+    def add_value_provider_argument(self, *args, **kwargs):
+        return self.add_argument(*args, **kwargs)
+
+
 @functools.lru_cache(maxsize=1)
 def _beam_option_actions() -> dict[str, argparse.Action]:
-    """Option string -> argparse action, for Beam's own PipelineOptions classes."""
-    from apache_beam.options import pipeline_options as po
+    """Option string -> argparse action, for Beam's own PipelineOptions classes (read
+    through ``_add_argparse_args``, the hook Beam documents for declaring options)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
 
-    parser = po._BeamArgumentParser(allow_abbrev=False)  # pylint: disable=protected-access
+    parser = _OptionRecorder()
     seen = set()
-    stack = list(po.PipelineOptions.__subclasses__())
+    stack = list(PipelineOptions.__subclasses__())
     while stack:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
@@ -253,10 +271,10 @@ def _beam_option_actions() -> dict[str, argparse.Action]:
             continue
         seen.add(cls)
         try:
-            cls._add_argparse_args(parser)  # pylint: disable=protected-access
+            cls._add_argparse_args(parser)
         except argparse.ArgumentError:
             pass  # the same option declared twice (e.g. a test subclass)
-    return {s: a for a in parser._actions for s in a.option_strings}  # pylint: disable=protected-access
+    return {s: a for a in parser.recorded for s in a.option_strings}
 
 
 def _dest_of(name: str, actions: Mapping[str, argparse.Action]) -> Optional[str]:

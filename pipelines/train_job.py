@@ -29,16 +29,34 @@ DETERMINISTIC_ENV = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1
                      "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
+def split_name(kind, index):
+    """The example split of the ``index``-th corpus of ``kind`` (train or dev)."""
+    return f"{kind}{index:02d}"
+
+
+def _read_split(examples_dir, kind, corpora):
+    """The examples of every corpus of ``kind``, each tagged with its corpus spec."""
+    from neurokube.models.training import read_examples
+    examples = []
+    for index, corpus in enumerate(corpora):
+        for example in read_examples(os.path.join(examples_dir,
+                                                  f"{split_name(kind, index)}-*.tfrecord")):
+            example.corpus = corpus
+            examples.append(example)
+    return examples
+
+
 def _train_child(examples_dir, output_dir, report_path, spec, config, train_cfg, card_notes,
                  splits, started):
     """Read the examples, train, tune and save the bundle (runs in a spawned process)."""
     from neurokube.models.bundle import library_versions
-    from neurokube.models.training import read_examples, train_bundle
-    train = read_examples(os.path.join(examples_dir, "train-*.tfrecord"))
-    dev = read_examples(os.path.join(examples_dir, "dev-*.tfrecord"))
+    from neurokube.models.training import train_bundle
+    train = _read_split(examples_dir, "train", splits["train"])
+    dev = _read_split(examples_dir, "dev", splits["dev"] + splits["dev_report_only"])
     hours = {name: round(sum(e.duration_s for e in examples) / 3600, 3)
              for name, examples in (("train_hours", train), ("dev_hours", dev))}
-    bundle, report = train_bundle(train, dev, spec, config, train_cfg)
+    bundle, report = train_bundle(train, dev, spec, config, train_cfg,
+                                  report_only=splits["dev_report_only"])
     skipped = [json.loads(line) for line in read_text(
         os.path.join(examples_dir, DEAD_LETTERS_FILE)).splitlines() if line.strip()]
     bundle.training = {
@@ -47,9 +65,10 @@ def _train_child(examples_dir, output_dir, report_path, spec, config, train_cfg,
         "data": dict(train_recordings=len(train), dev_recordings=len(dev),
                      skipped_recordings=skipped, **hours),
         "splits": splits, "dev_metrics": report["dev_metrics"],
+        "dev_metrics_by_corpus": report["dev_metrics_by_corpus"],
         "seeds": {"seed": train_cfg.seed}, "train_config": train_cfg.to_dict(),
         "library_versions": library_versions(),
-        "report": {k: v for k, v in report.items() if k != "dev_metrics"},
+        "report": {k: v for k, v in report.items() if not k.startswith("dev_metrics")},
         "train_wall_s": round(time.time() - started, 1)}
     bundle.training.update(card_notes)
     bundle.save(output_dir)
@@ -75,11 +94,18 @@ def build_examples_pipeline(p, splits, examples_dir, spec, config):
     _ = letters | "WriteDeadLetters" >> WriteDeadLetters(examples_dir)
 
 
+def _as_list(specs):
+    return [specs] if isinstance(specs, str) else list(specs)
+
+
 def run_training(corpus, dev, output_dir, examples_dir, beam_argv=(), train_cfg=None,
-                 spec=None, config=None, card_notes=None):
+                 spec=None, config=None, card_notes=None, dev_report_only=()):
     """Write examples with Beam, train, tune and save a model bundle.
 
-    ``corpus`` and ``dev`` are input specs (or lists of them). Returns (bundle, report).
+    ``corpus`` and ``dev`` are input specs (or lists of them); each spec is a corpus of
+    its own for the window weights and P3's background budget. ``dev_report_only``:
+    further dev corpora that are reported (and stop training early) but do not take part
+    in P3's tuning. Returns (bundle, report).
     """
     from neurokube.core.feature_spec import FeatureSpec
     from neurokube.core.sources import list_recordings
@@ -88,7 +114,11 @@ def run_training(corpus, dev, output_dir, examples_dir, beam_argv=(), train_cfg=
     spec, config = spec or FeatureSpec(), config or ModelConfig()
     train_cfg = train_cfg or TrainConfig()
     started = time.time()
-    splits = {"train": list_recordings(corpus), "dev": list_recordings(dev)}
+    corpus, dev = _as_list(corpus), _as_list(dev)
+    all_dev = dev + _as_list(dev_report_only)
+    splits = {split_name(kind, i): list_recordings([spec_])
+              for kind, specs in (("train", corpus), ("dev", all_dev))
+              for i, spec_ in enumerate(specs)}
     os.makedirs(examples_dir, exist_ok=True)
     with beam.Pipeline(options=opts.pipeline_options(list(beam_argv))) as p:
         build_examples_pipeline(p, splits, examples_dir, spec, config)
@@ -96,7 +126,8 @@ def run_training(corpus, dev, output_dir, examples_dir, beam_argv=(), train_cfg=
     context = multiprocessing.get_context("spawn")
     child = context.Process(target=_train_child, args=(
         examples_dir, output_dir, report_path, spec, config, train_cfg,
-        dict(card_notes or {}), {"train": corpus, "dev": dev}, started))
+        dict(card_notes or {}), {"train": corpus, "dev": dev,
+                                 "dev_report_only": _as_list(dev_report_only)}, started))
     env_before = {k: os.environ.get(k) for k in DETERMINISTIC_ENV}
     os.environ.update(DETERMINISTIC_ENV)  # inherited by the spawned child
     try:
@@ -125,6 +156,10 @@ def add_parser(subparsers):
                         help="training recordings (folders, patterns, files or lists) with "
                              ".csv/.csv_bi (or .tse/.lbl) annotations beside each EDF")
     parser.add_argument("--dev", nargs="+", required=True, help="dev recordings, the same way")
+    parser.add_argument("--dev_report_only", nargs="+", default=[],
+                        help="further dev corpora that stop training early and are "
+                             "reported, but do not take part in tuning P3 (e.g. stitched "
+                             "corpora whose backgrounds are not scalp EEG)")
     parser.add_argument("--output", required=True, help="model bundle folder to write")
     parser.add_argument("--examples", default=None,
                         help="folder for the TFRecord examples (default: OUTPUT.examples)")
@@ -133,15 +168,46 @@ def add_parser(subparsers):
                         help="JSON file merged into the model card's training record (how "
                              "the corpora were built, sources and citations, what the model "
                              "was not trained on)")
+    parser.add_argument("--feature_spec", default=None,
+                        help="front-end settings as JSON (FeatureSpec fields; default: the "
+                             "reference's)")
+    parser.add_argument("--model_config", default=None,
+                        help="model settings as JSON (ModelConfig fields, e.g. "
+                             "{\"causal\": true, \"recording_reference\": "
+                             "\"causal_median\"} for a detector that sees only the past)")
+    parser.add_argument("--train_config", default=None,
+                        help="training settings as JSON (TrainConfig fields: sampling, "
+                             "epochs, P3 grid and false-alarm budgets)")
     parser.add_argument("--runner_config", default="direct", metavar="NAME_OR_PATH",
                         help="runner settings for the example-writing Beam job")
     parser.set_defaults(run=run)
     return parser
 
 
+def _json_fields(path, flag, cls, **overrides):
+    """``cls`` from the JSON object at ``path`` (its defaults without one)."""
+    fields = {}
+    if path:
+        try:
+            fields = json.loads(read_text(path))
+            if not isinstance(fields, dict):
+                raise ValueError("expected a JSON object of field names and values")
+        except (OSError, ValueError) as exc:
+            raise opts.UsageError(f"{flag} {path}: {exc}") from None
+    fields.update(overrides)
+    try:
+        return cls.from_dict(fields)
+    except (TypeError, ValueError) as exc:
+        raise opts.UsageError(f"{flag} {path}: {exc}") from None
+
+
 def run(args, beam_argv):
+    from neurokube.models.config import ModelConfig
     from neurokube.models.training import TrainConfig
-    cfg = TrainConfig() if args.seed is None else TrainConfig(seed=args.seed)
+    seed = {} if args.seed is None else {"seed": args.seed}
+    cfg = _json_fields(args.train_config, "--train_config", TrainConfig, **seed)
+    config = _json_fields(args.model_config, "--model_config", ModelConfig)
+    spec = opts.load_feature_spec(args.feature_spec)
     notes = None
     if args.card_notes:
         try:
@@ -153,7 +219,8 @@ def run(args, beam_argv):
         bundle, report = run_training(
             args.corpus, args.dev, args.output,
             args.examples or args.output.rstrip("/") + ".examples", argv, train_cfg=cfg,
-            card_notes=notes)
+            spec=spec, config=config, card_notes=notes,
+            dev_report_only=args.dev_report_only)
     overlap = report["dev_metrics"]["overlap"]
     print(f"model {bundle.version} written to {args.output}; dev OVERLAP sensitivity "
           f"{overlap['sensitivity_pct']:.2f} %, {overlap['fa_per_24h']:.2f} FA/24h")

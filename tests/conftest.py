@@ -118,6 +118,24 @@ def random_bundle(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="session")
+def random_causal_bundle(tmp_path_factory):
+    """A tiny, randomly initialised causal bundle (seeded) whose events are frequent."""
+    import keras
+
+    from neurokube.core.feature_spec import FeatureSpec
+    from neurokube.models.bundle import ModelBundle
+    from neurokube.models.config import ModelConfig, P3Params
+    from neurokube.models.networks import build_p1, build_p2
+    keras.utils.set_random_seed(7)
+    config = ModelConfig(causal=True, recording_reference="causal_median")
+    # The threshold sits inside this random model's posteriors (about 0.36-0.39): events
+    # come and go often, so stream and batch have many decisions to agree on.
+    bundle = ModelBundle(build_p1(config), build_p2(config), FeatureSpec(mask_decision_s=10.0),
+                         config, P3Params(threshold=0.375, min_channels=0, min_duration_s=1.0))
+    return bundle.save(tmp_path_factory.mktemp("causal") / "bundle")
+
+
 @pytest.fixture
 def anonymous_gcs(monkeypatch):
     """No Google credentials exist here: without this Beam spends ~25 s retrying its

@@ -13,6 +13,11 @@ def bundle(random_bundle):
     return ModelBundle.load(random_bundle)
 
 
+@pytest.fixture(scope="module")
+def causal(random_causal_bundle):
+    return ModelBundle.load(random_causal_bundle)
+
+
 def _posteriors(bundle, path, chunk_s):
     det = bundle.detector(p1_batch_windows=500, p2_batch_windows=64)
     with open_recording(str(path), bundle.feature_spec) as src:
@@ -30,7 +35,9 @@ def test_shapes_and_absent_channels(bundle, make_edf):
     assert np.all((chunk.p1[chunk.mask] > 0) & (chunk.p1[chunk.mask] < 1))
 
 
-def test_chunked_inference_equals_whole_recording(bundle, make_edf):
+@pytest.mark.parametrize("which", ["centred", "causal"])
+def test_chunked_inference_equals_whole_recording(bundle, causal, make_edf, which):
+    bundle = causal if which == "causal" else bundle
     path, _ = make_edf(duration_s=400.0, fs_hz=256, seed=3)
     whole = _posteriors(bundle, path, 3600)
     parts = _posteriors(bundle, path, 90)
@@ -56,9 +63,9 @@ def test_split_models_equal_the_whole_models(bundle):
     from neurokube.models.networks import split_per_step
     rng = np.random.default_rng(0)
     cfg = bundle.config
-    x1 = rng.normal(size=(50, 7, cfg.step_values)).astype(np.float32)
-    step, head = split_per_step(bundle.p1, (cfg.step_values,))
-    projected = step.predict_on_batch(x1.reshape(-1, cfg.step_values)).reshape(50, 7, -1)
+    x1 = rng.normal(size=(50, 7, cfg.p1_input_values)).astype(np.float32)
+    step, head = split_per_step(bundle.p1, (cfg.p1_input_values,))
+    projected = step.predict_on_batch(x1.reshape(-1, cfg.p1_input_values)).reshape(50, 7, -1)
     np.testing.assert_allclose(head.predict_on_batch(projected),
                                bundle.p1.predict_on_batch(x1), atol=1e-5)
     x2 = rng.normal(size=(20, 7, 22, cfg.map_values + 1)).astype(np.float32)

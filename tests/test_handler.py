@@ -15,16 +15,12 @@ def _input(path, seconds, seed):
     return ModelInput(path, feats, mask, 0, 0, seconds, 0, 1, float(seconds), "AR_A")
 
 
-class _CountingModel:
-    """Wraps a Keras model and records the batch size of every call."""
-
-    def __init__(self, model, calls):
-        self._model, self._calls = model, calls
-        self.output_shape = model.output_shape
-
-    def predict_on_batch(self, x):
-        self._calls.append(len(x))
-        return self._model.predict_on_batch(x)
+def _counting(head, calls):
+    """Wraps an engine's head and records the number of windows of every call."""
+    def counted(windows):
+        calls.append(len(windows))
+        return head(windows)
+    return counted
 
 
 def test_knobs_reach_beam(random_bundle):
@@ -42,7 +38,7 @@ def test_many_windows_per_call_and_isolated_failures(random_bundle):
     handler = DetectorModelHandler(random_bundle, p1_batch_windows=1000, p2_batch_windows=64)
     detector = handler.load_model()
     calls = []
-    detector._p1_head = _CountingModel(detector._p1_head, calls)
+    detector.engine.p1_head = _counting(detector.engine.p1_head, calls)
     good_a, good_b = _input("a.edf", 120, 1), _input("b.edf", 60, 2)
     broken = _input("c.edf", 30, 3)
     broken.hi_step = 99  # asks for steps beyond its features

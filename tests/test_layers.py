@@ -2,8 +2,8 @@
 
 Walks every module's imports (``ast``, top level and inside functions alike) and fails on
 an edge that points up or sideways. The core (``neurokube.core``) imports neither Beam nor
-Keras/TensorFlow, except Beam's ``FileSystems`` in ``neurokube.core.paths`` (and the
-``sources`` listing that uses it for remote patterns), the one storage door of the core.
+Keras/TensorFlow, except Beam's ``FileSystems`` in ``neurokube.core.paths``, the one storage
+door of the core.
 """
 import ast
 import pathlib
@@ -24,8 +24,7 @@ ALLOWED = {
 FRAMEWORKS = ("apache_beam", "keras", "tensorflow", "tfx_bsl")
 # Beam's FileSystems is the core's storage door (local paths and gs:// alike).
 CORE_STORAGE = {"neurokube.core.paths": {"apache_beam.io.filesystems",
-                                         "apache_beam.io.gcp.gcsio"},
-                "neurokube.core.sources": {"apache_beam.io.filesystems"}}
+                                         "apache_beam.io.gcp.gcsio"}}
 
 
 def _modules():

@@ -70,7 +70,10 @@ def test_label_report_renders_in_chromium_without_console_errors(labelled):
                       if "CONSOLE" in line and re.search(r"error|Uncaught", line, re.I)]
     assert not console_errors, console_errors
     assert "<table class=\"sortable\" id=\"recordings\">" in dom.stdout
-    assert dom.stdout.count("<img ") >= 3  # overview + pages of both recordings
+    # The long recording's overview, the short one's page, and a page per detected event.
+    pictures = list((index.parent / "pictures").rglob("*.png"))
+    assert dom.stdout.count("<img ") == len(pictures) >= 2
+    assert "r1.overview.png" in dom.stdout and "r0.page01.png" in dom.stdout
     assert "model_card.md" in dom.stdout
     subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
                     "--window-size=1400,2000", f"--screenshot={shot}", index.as_uri()],

@@ -76,7 +76,7 @@ def test_altered_bundle_is_refused(two_runs, tmp_path):
 def test_examples_hold_labels_from_the_annotations(two_runs):
     from neurokube.models.training import standardise_examples
     root, ((bundle, _), _) = two_runs
-    examples = read_examples(str(root / "examples_a/train-*.tfrecord"))
+    examples = read_examples(str(root / "examples_a/train00-*.tfrecord"))
     assert [e.path.rsplit("/", 1)[-1] for e in examples] == [
         f"demo{i:04d}_s001_t000.edf" for i in range(3)]
     standardise_examples(examples, bundle.config)
@@ -87,3 +87,89 @@ def test_examples_hold_labels_from_the_annotations(two_runs):
         # No per-channel .csv in the demo corpus: every present channel takes the term labels.
         np.testing.assert_array_equal(ex.channel_labels[ex.mask][0], ex.term_labels)
         assert np.abs(ex.steps).max() <= bundle.config.feature_clip
+
+
+def test_window_weights_balance_classes_and_corpora():
+    from neurokube.models.training import window_weights
+    labels = np.array([1] * 10 + [0] * 90)
+    corpora = np.array(["stitched"] * 9 + ["real"] + ["stitched"] * 80 + ["real"] * 10)
+    w = window_weights(labels, corpora, TrainConfig(max_corpus_weight=1000.0))
+    assert w.mean() == pytest.approx(1.0)
+    assert w[labels == 1].sum() == pytest.approx(w[labels == 0].sum())
+    for label in (0, 1):  # within a class, every corpus weighs the same
+        in_class = labels == label
+        assert w[in_class & (corpora == "real")].sum() == pytest.approx(
+            w[in_class & (corpora == "stitched")].sum(), rel=1e-5)
+    capped = window_weights(labels, corpora, TrainConfig(max_corpus_weight=5.0))
+    assert capped.max() <= 5.0 + 1e-5 and capped.mean() == pytest.approx(1.0)
+    plain = window_weights(labels, corpora, TrainConfig(balance_corpora=False))
+    np.testing.assert_allclose(plain[labels == 1], plain[labels == 1][0])
+
+
+def test_p3_background_budget_holds_in_every_dev_corpus():
+    """Hours of clean stitched background must not hide a short real corpus whose
+    background a low threshold flags."""
+    from neurokube.models.evaluation import RecordingResult
+    from neurokube.models.training import tune_p3
+
+    def result(name, n, bumps, seizures=()):
+        fused = np.full(n, 0.1, np.float32)
+        for start, stop, value in bumps:
+            fused[start:stop] = value
+        p1 = np.tile(fused, (22, 1))
+        return RecordingResult(name, float(n), list(seizures), p1, fused.copy(),
+                               np.ones(22, bool))
+
+    stitched = [result(f"s{k}", 3600, [(100, 160, 0.95)], [(100.0, 160.0)])
+                for k in range(4)]
+    # A seizure only the low threshold finds: the pooled search prefers 0.5.
+    stitched.append(result("s4", 3600, [(100, 160, 0.6)], [(100.0, 160.0)]))
+    real = [result("real", 300, [(50, 60, 0.6)])]  # 10 s of 300 flagged at 0.5
+    cfg = TrainConfig(p3_thresholds=(0.5, 0.7), p3_p2_weights=(0.5,), p3_merge_gaps_s=(2.0,),
+                      p3_min_durations_s=(3.0,), p3_min_channels=(1,),
+                      fa_budget_per_24h=100.0)
+    corpus_of = {**{r.name: "stitched" for r in stitched}, "real": "real"}
+    each, _ = tune_p3(stitched + real, 1.0, cfg, corpus_of)
+    pooled, _ = tune_p3(stitched + real, 1.0,
+                        TrainConfig(**{**cfg.__dict__, "background_budget_each_corpus": False}),
+                        corpus_of)
+    assert pooled.threshold == 0.5  # pooled, 10 s in 5 h is within 0.5 %
+    assert each.threshold == 0.7    # but it is 3.3 % of the real corpus
+
+
+def test_bundles_saved_before_a_field_keep_their_meaning():
+    from neurokube.models.config import ModelConfig
+    legacy = ModelConfig().to_dict()
+    legacy.pop("p1_step_input")
+    assert ModelConfig.from_dict(legacy).p1_step_input == "frames"
+    assert ModelConfig.from_dict(ModelConfig().to_dict()).p1_step_input == "moments"
+
+
+def test_causal_training_inputs_are_its_inference_inputs(corpora):
+    """A causal model is trained on the inputs it sees when labelling: references from
+    the past (not the whole recording's medians), chunked or not."""
+    import tensorflow as tf
+
+    from neurokube.core.edf import open_recording
+    from neurokube.core.feature_spec import FeatureSpec
+    from neurokube.core.model_inputs import iter_model_inputs, standardise, to_steps
+    from neurokube.core.sources import list_recordings
+    from neurokube.models.config import ModelConfig
+    from neurokube.transforms.training_examples import _ExampleOne
+    spec = FeatureSpec(mask_decision_s=30.0)
+    config = ModelConfig(causal=True, recording_reference="causal_median")
+    source = list_recordings([str(corpora / "train/edf")]).sources[0]
+    (raw,) = list(_ExampleOne(spec, config)(source))
+    parsed = tf.train.Example.FromString(raw).features.feature
+    shape = tuple(parsed["shape"].int64_list.value)
+    steps = np.frombuffer(parsed["steps"].bytes_list.value[0], np.float32).reshape(shape)
+    mask = np.asarray(parsed["mask"].int64_list.value, bool)
+    frames = steps.reshape(shape[0], -1, config.n_features).copy()
+    trained_on = to_steps(standardise(frames, mask, config), config)
+    with open_recording(source.url, spec) as src:
+        chunks = list(iter_model_inputs(src, spec, config, chunk_s=60.0, whole_max_s=60.0))
+    assert len(chunks) > 1
+    labelled = np.concatenate([to_steps(c.features, config)[:, c.lo_step - c.offset_step:
+                                                             c.hi_step - c.offset_step]
+                               for c in chunks], axis=1)
+    np.testing.assert_allclose(trained_on, labelled, atol=1e-4)

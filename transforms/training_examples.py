@@ -18,7 +18,8 @@ from neurokube.core.edf import open_recording
 from neurokube.core.feature_spec import TCP_CHANNELS
 from neurokube.core.feature_stream import iter_feature_chunks
 from neurokube.core.formats import SEIZ, biclass_label, read_annotation
-from neurokube.core.model_inputs import apply_reference, step_labels, to_steps
+from neurokube.core.model_inputs import (
+    apply_reference, chunk_reference, step_labels, to_steps)
 from neurokube.core.paths import exists
 from neurokube.transforms.stages import Stage, counter
 
@@ -111,7 +112,8 @@ class _ExampleOne:
     def __call__(self, source):
         with open_recording(source.url, self._spec) as src:
             (chunk,) = iter_feature_chunks(src, self._spec, _WHOLE_RECORDING_S)
-        referenced = apply_reference(chunk.features, chunk.stats.reference, self._config)
+        referenced = apply_reference(chunk.features, chunk_reference(chunk, self._config),
+                                     self._config)
         steps = to_steps(referenced, self._config)
         term, channel, intervals, _ = recording_labels(source.url, steps.shape[1],
                                                        self._config.step_s)

@@ -41,6 +41,8 @@ class EdfSource:
         Which signals build which TCP channel (only those are read).
     duration_s : float
         File duration from the header (data records × record duration), s.
+    n_records : int
+        Data records (for a growing file: the whole records present).
     samples_per_s : float
         Samples per second of the planned signals together (what a read holds).
     record_samples_per_s : float
@@ -56,6 +58,7 @@ class EdfSource:
         self.fs_hz = tuple(header.fs_hz(k) for k in self._signals)
         self._counts = [header.n_records * header.samples_per_record[k] for k in self._signals]
         self.duration_s = header.duration_s
+        self.n_records = header.n_records
         self.start = header.start
         self.plan = derivation_plan(self.labels, spec, path)
         self._chosen = self.plan.channels_used
@@ -119,9 +122,10 @@ class EdfSource:
 
 
 @contextlib.contextmanager
-def open_recording(path, spec):
+def open_recording(path, spec, growing=False):
     """Open an EDF/EDF+/BDF file (local, or a staged copy of a remote one) as an
-    :class:`EdfSource`.
+    :class:`EdfSource`; ``growing``: one still being written (see
+    :func:`~neurokube.core.edf_header.check_header`).
 
     Raises
     ------
@@ -132,7 +136,7 @@ def open_recording(path, spec):
         The file or object does not exist.
     """
     with local_copy(path) as local:
-        yield EdfSource(check_header(local, spec), str(path), spec, local)
+        yield EdfSource(check_header(local, spec, growing), str(path), spec, local)
 
 
 def write_edf(path, signals_uv, labels, fs_hz, record_s=1.0, start=None):

@@ -22,6 +22,7 @@ import stat
 from typing import Optional
 
 from neurokube.core.errors import RecordingError
+from neurokube.core.feature_spec import FeatureSpec
 
 MAX_SIGNALS = 1024
 # Physical values are float32 downstream: larger magnitudes overflow.
@@ -46,7 +47,7 @@ class EdfHeader:
     start: Optional[str] = None
 
     @property
-    def signals(self) -> list:
+    def signals(self) -> list[int]:
         """Indices of the data signals (EDF+/BDF+ annotation signals excluded)."""
         return [k for k, label in enumerate(self.labels) if label not in _ANNOTATIONS]
 
@@ -88,8 +89,12 @@ def _field(raw: bytes, start: int, width: int, what: str, parse, file_offset=0):
     return value
 
 
-def check_header(path: str, spec) -> EdfHeader:
+def check_header(path: str, spec: FeatureSpec, growing: bool = False) -> EdfHeader:
     """Read and check the header of a local EDF/EDF+/BDF file (see the module doc).
+
+    ``growing``: the file is still being written (``neurokube stream``): its records are
+    the whole records present, whatever the header's count says (-1, stale, or ahead of
+    the data), and a partly written last record is left for later.
 
     Raises
     ------
@@ -166,8 +171,10 @@ def check_header(path: str, spec) -> EdfHeader:
                                  stage="read")
     per_record = sum(samples) * bytes_per_sample
     data_bytes = size - header_bytes
-    if n_records == -1:  # EDF+ "unknown" (a recording still being written): from the size
+    if n_records == -1 or growing:  # EDF+ "unknown" (still being written): from the size
         n_records = data_bytes // per_record
+        if growing:
+            data_bytes = n_records * per_record
     if n_records < 1:
         raise RecordingError(f"header field number of data records (bytes 236-243) is "
                              f"{n_records}: no data", stage="read")

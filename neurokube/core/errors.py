@@ -16,7 +16,9 @@ on every runner.
 import dataclasses
 import json
 import logging
+import os
 import time
+from typing import Any, Callable, Optional, TypeVar
 
 # The namespace of every counter and distribution the jobs report.
 METRICS_NAMESPACE = "neurokube"
@@ -25,6 +27,7 @@ STAGES = ("list", "read", "montage", "features", "inference", "postprocess", "wr
           "examples")
 
 _LOG = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class RecordingError(ValueError):
@@ -65,7 +68,7 @@ def _transient_types():
 TRANSIENT_ERRORS = _transient_types()
 
 
-def is_transient(exc):
+def is_transient(exc: Optional[BaseException]) -> bool:
     """Whether ``exc`` (or the exception it was raised from) is worth retrying."""
     seen = 0
     while exc is not None and seen < 5:
@@ -105,12 +108,13 @@ class RetryPolicy:
         if self.initial_backoff_s < 0 or self.max_backoff_s < 0 or self.multiplier < 1:
             raise ValueError("backoffs must be non-negative and multiplier at least 1")
 
-    def backoff_s(self, attempt):
+    def backoff_s(self, attempt: int) -> float:
         """Wait after failed attempt ``attempt`` (1-based), s."""
         return min(self.max_backoff_s,
                    self.initial_backoff_s * self.multiplier ** (attempt - 1))
 
-    def call(self, fn, *args, on_retry=None):
+    def call(self, fn: Callable[..., _T], *args: Any,
+             on_retry: Optional[Callable[[Exception, int], Any]] = None) -> _T:
         """``fn(*args)``, tried again on transient errors; the last error propagates.
 
         A transient error that outlasts ``max_attempts`` is re-raised wrapped in
@@ -160,11 +164,12 @@ class DeadLetter:
     stage: str
     reason: str
 
-    def to_json(self):
+    def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=False)
 
     @classmethod
-    def from_exception(cls, path, stage, exc):
+    def from_exception(cls, path: str | os.PathLike[str], stage: str,
+                       exc: BaseException) -> "DeadLetter":
         """A dead letter whose reason starts with the exception's type (exceptions whose
         message is already a full reason, such as :class:`RetriesExhausted`, keep it)."""
         if isinstance(exc, RetriesExhausted) or getattr(exc, "full_reason", False):

@@ -97,7 +97,7 @@ def write_feature_file(path: str, chunks: Iterable[FeatureChunk], spec: FeatureS
         return atomic_copy_from_local(archive, path)
 
 
-def read_feature_file(path: str) -> dict:
+def read_feature_file(path: str) -> dict[str, np.ndarray]:
     """All arrays of a feature file (local or remote), as a dict."""
     with np.load(io.BytesIO(read_bytes(path)), allow_pickle=False) as data:
         return {key: data[key] for key in data.files}

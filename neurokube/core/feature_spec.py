@@ -12,6 +12,7 @@ Example::
     FeatureSpec.from_json(spec.to_json()) == spec
 """
 import dataclasses
+import math
 import json
 
 # The TCP bipolar montage (PUB): (minuend, subtrahend) electrodes in montage order.
@@ -61,6 +62,9 @@ class FeatureSpec:
         ``flat_channel_relative_db``: or whose median energy is this far below the median
         channel's; flat channels are masked. ``energy_block_s``: block of the per-channel
         energy statistics (median frame energy per block, then over blocks).
+        ``mask_decision_s``: the flat channels are decided on the recording's first this
+        many seconds (what a detector labelling a recording as it grows can know; 0 =
+        the whole recording).
     Front end (§2)
         ``frame_s`` (hop), ``window_s`` (analysis window, centred: it starts
         ``window_offset_samples`` before the frame), ``window`` (``hamming``:
@@ -97,6 +101,7 @@ class FeatureSpec:
     flat_channel_rms_uv: float = 0.1
     flat_channel_relative_db: float = 40.0
     energy_block_s: float = 1.0
+    mask_decision_s: float = 0.0
     # Front end.
     frame_s: float = 0.1
     window_s: float = 0.2
@@ -152,6 +157,8 @@ class FeatureSpec:
         blocks = self.energy_block_s / self.frame_s
         if abs(blocks - round(blocks)) > 1e-9 or round(blocks) < 1:
             raise ValueError("energy_block_s must be a whole number of frames")
+        if self.mask_decision_s < 0:
+            raise ValueError("mask_decision_s must be >= 0 (0: the whole recording)")
 
     @property
     def hop_samples(self):
@@ -162,6 +169,13 @@ class FeatureSpec:
     def window_samples(self):
         """Analysis window length in samples at ``target_fs_hz``."""
         return int(round(self.window_s * self.target_fs_hz))
+
+    @property
+    def mask_decision_blocks(self):
+        """Energy blocks the flat-channel decision looks at (None: all)."""
+        if not self.mask_decision_s:
+            return None
+        return max(1, int(math.ceil(self.mask_decision_s / self.energy_block_s - 1e-9)))
 
     @property
     def frames_per_block(self):

@@ -157,7 +157,8 @@ def recording_stats(blocks: np.ndarray, buildable: np.ndarray, n_frames: int, mo
                     spec: FeatureSpec) -> RecordingStats:
     """Flat channels and the reference levels from the block means of a whole recording.
 
-    A buildable channel is flat when its median block energy is below that of a sine of
+    A buildable channel is flat when its median block energy (over the first
+    ``spec.mask_decision_s``, or the whole recording) is below that of a sine of
     ``spec.flat_channel_rms_uv`` RMS, or ``spec.flat_channel_relative_db`` below the
     median channel's.
 
@@ -168,7 +169,9 @@ def recording_stats(blocks: np.ndarray, buildable: np.ndarray, n_frames: int, mo
         all-flat recording says so.
     """
     levels = np.median(blocks, axis=1)  # (22, n_cepstra)
-    median = np.where(buildable, levels[:, 0], -np.inf)
+    decided_on = levels if spec.mask_decision_blocks is None else np.median(
+        blocks[:, :spec.mask_decision_blocks], axis=1)
+    median = np.where(buildable, decided_on[:, 0], -np.inf)
     floor = energy_of_rms(spec.flat_channel_rms_uv, spec)
     typical = float(np.median(median[buildable])) if buildable.any() else floor
     relative = typical - spec.flat_channel_relative_db * math.log(10.0) / 10.0

@@ -13,6 +13,8 @@ import functools
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from neurokube.core.feature_spec import FeatureSpec
+
 # Frames per block (about 2 MB of spectrum at n_fft=256).
 _BLOCK_FRAMES = 1024
 
@@ -71,18 +73,18 @@ def _window(n):
     return w
 
 
-def energy_of_rms(rms_uv, spec):
+def energy_of_rms(rms_uv: float, spec: FeatureSpec) -> float:
     """Frame energy E_f (ln µV²) of a signal of ``rms_uv`` RMS (white or a sine)."""
     return float(np.log(spec.energy_floor + rms_uv ** 2 * float(np.sum(
         _window(spec.window_samples) ** 2))))
 
 
-def frame_count(n_samples, spec):
+def frame_count(n_samples: int, spec: FeatureSpec) -> int:
     """Number of 0.1 s frames of a channel of ``n_samples`` at ``spec.target_fs_hz``."""
     return n_samples // spec.hop_samples
 
 
-def regression_deltas(stream, half_width, out):
+def regression_deltas(stream: np.ndarray, half_width: int, out: np.ndarray) -> np.ndarray:
     """HTK regression deltas along axis -2 with the first/last frame replicated.
 
     ``stream`` has shape (..., frames, n); the result, of the same shape, is written to
@@ -103,7 +105,7 @@ def regression_deltas(stream, half_width, out):
     return out
 
 
-def frame_energy_and_cepstra(x, spec):
+def frame_energy_and_cepstra(x: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """E_f and c1..c(n_cepstra-1) of every frame.
 
     Parameters
@@ -150,7 +152,7 @@ def frame_energy_and_cepstra(x, spec):
     return cepstra
 
 
-def differential_energy(energy, half_frames):
+def differential_energy(energy: np.ndarray, half_frames: int) -> np.ndarray:
     """E_d: max - min of E_f over frames t-k..t+k, truncated at the edges.
 
     Replicating the edge frames gives exactly the truncated window's max and min.
@@ -160,7 +162,7 @@ def differential_energy(energy, half_frames):
     return windows.max(axis=-1) - windows.min(axis=-1)
 
 
-def lfcc(x, spec):
+def lfcc(x: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """The 26 LFCC features per channel and 0.1 s frame.
 
     Parameters

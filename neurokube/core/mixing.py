@@ -23,7 +23,7 @@ Example::
 import dataclasses
 import fractions
 import os
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pyedflib
@@ -86,12 +86,12 @@ class MixConfig:
     muscle_probability: float = 0.4
     muscle_uv: tuple = (10.0, 60.0)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
                 for f in dataclasses.fields(self)}
 
 
-def load_bonn_ictal(bonn_dir: str, numbers: Sequence[int]):
+def load_bonn_ictal(bonn_dir: str, numbers: Sequence[int]) -> list[np.ndarray]:
     """Zero-mean Bonn set-S segments (µV at 173.61 Hz) with the given numbers."""
     out = []
     for n in numbers:
@@ -188,8 +188,10 @@ def _augment(rng, cfg, signals, electrodes, fs_hz):
         signals[electrodes[names[int(rng.integers(len(names)))]]] = 0.0
 
 
-def mix_recording(path, segments, rng, cfg: MixConfig, with_seizure: bool,
-                  spec: FeatureSpec = FeatureSpec()):
+def mix_recording(path: str | os.PathLike[str], segments: Sequence[np.ndarray],
+                  rng: np.random.Generator, cfg: MixConfig, with_seizure: bool,
+                  spec: FeatureSpec = FeatureSpec()) -> tuple[
+                      np.ndarray, list[str], float, list[tuple[float, float]], list[str]]:
     """One mixed variant of a background EDF.
 
     Returns
@@ -244,7 +246,7 @@ def mix_recording(path, segments, rng, cfg: MixConfig, with_seizure: bool,
 
 def mix_corpus(backgrounds: Sequence[str], bonn_dir: str, segments: Sequence[int], out_dir: str,
                cfg: MixConfig = MixConfig(), seizure_variants: int = 6, clean_variants: int = 2,
-               seed: int = 0):
+               seed: int = 0) -> list[str]:
     """Write a mixed corpus: per background EDF, ``seizure_variants`` recordings with one
     seizure and ``clean_variants`` augmented ones without. Returns the EDF paths written."""
     rng = np.random.default_rng(seed)

@@ -143,19 +143,26 @@ def normalise(features, mask, reference, config):
     return standardise(apply_reference(features, reference, config), mask, config)
 
 
+def chunk_reference(chunk, config):
+    """The reference a chunk's raw features are taken relative to: the recording's
+    medians (22, n_ref), or for ``causal_median`` one from the past for every frame
+    (22, T, n_ref)."""
+    if config.recording_reference != "causal_median":
+        return chunk.stats.reference
+    per = config.frames_per_step
+    n_chunk_steps = -(-chunk.features.shape[1] // per)
+    steps = causal_reference(chunk.stats.block_means, config, chunk.first_frame // per,
+                             n_chunk_steps)
+    return np.repeat(steps, per, axis=1)[:, :chunk.features.shape[1]]
+
+
 def to_model_input(chunk, config, fingerprint=None) -> ModelInput:
     """A :class:`ModelInput` from a :class:`~neurokube.core.feature_stream.FeatureChunk`.
 
     Chunk edges fall on whole seconds; a partial last second is dropped.
     """
     per = config.frames_per_step
-    reference = chunk.stats.reference
-    if config.recording_reference == "causal_median":
-        n_chunk_steps = -(-chunk.features.shape[1] // per)
-        steps = causal_reference(chunk.stats.block_means, config, chunk.first_frame // per,
-                                 n_chunk_steps)
-        reference = np.repeat(steps, per, axis=1)[:, :chunk.features.shape[1]]
-    features = normalise(chunk.features, chunk.mask, reference, config)
+    features = normalise(chunk.features, chunk.mask, chunk_reference(chunk, config), config)
     n_steps = chunk.stats.n_frames // per
     return ModelInput(path=chunk.path, features=features, mask=np.asarray(chunk.mask, bool),
                       offset_step=chunk.first_frame // per, lo_step=chunk.lo_frame // per,
@@ -200,6 +207,18 @@ def to_steps(features, config):
     n_steps = features.shape[1] // config.frames_per_step
     trimmed = features[:, :n_steps * config.frames_per_step]
     return np.ascontiguousarray(trimmed.reshape(features.shape[0], n_steps, config.step_values))
+
+
+def p1_inputs(steps, config):
+    """P1's per-step input from standardised steps (C, S, frames × F): the frames as they
+    are (``config.p1_step_input == "frames"``), or the mean and standard deviation of each
+    feature over the step (``"moments"``, (C, S, 2F))."""
+    if config.p1_step_input == "frames":
+        return steps
+    c, s, _ = steps.shape
+    frames = steps.reshape(c, s, config.frames_per_step, config.n_features)
+    return np.concatenate([frames.mean(axis=2), frames.std(axis=2)],
+                          axis=-1).astype(np.float32)
 
 
 def step_summaries(features, config):
@@ -299,5 +318,5 @@ def step_labels(intervals, n_steps, step_s, min_fraction=0.5):
 
 
 __all__ = ["ChunkPosteriors", "ModelInput", "feature_moments", "hypothesis_features",
-           "iter_model_inputs", "normalise", "apply_reference", "standardise", "p1_window_batches", "p2_maps", "p2_window_batches", "step_labels",
+           "iter_model_inputs", "normalise", "apply_reference", "chunk_reference", "standardise", "p1_inputs", "p1_window_batches", "p2_maps", "p2_window_batches", "step_labels",
            "step_summaries", "to_model_input", "to_steps", "window_index"]

@@ -24,7 +24,7 @@ import dataclasses
 import fractions
 import math
 import re
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 from scipy import signal as sp_signal
@@ -92,7 +92,7 @@ class DerivationPlan:
         return np.array([w is not None for w in self.weights])
 
     @property
-    def channels_used(self) -> list:
+    def channels_used(self) -> list[int]:
         """Sorted file channel indices any TCP channel needs."""
         return sorted({i for w in self.weights if w for i, _ in w})
 
@@ -114,7 +114,7 @@ def _electrode(name: str, spec: FeatureSpec) -> Optional[str]:
     return name if _ELECTRODE.match(name) else None
 
 
-def parse_label(label: str, spec: FeatureSpec):
+def parse_label(label: str, spec: FeatureSpec) -> Optional[tuple[str, str]]:
     """What an EDF channel label measures: ``(a, b)`` meaning a - b, or None (not EEG).
 
     ``b`` is :data:`REFERENCE` for a referential channel. ``'EEG FP1-REF'`` ->
@@ -254,7 +254,7 @@ def derivation_plan(raw_labels: Sequence[str], spec: FeatureSpec, path: str = ""
     return plan
 
 
-def resample_ratio(fs_hz: float, spec: FeatureSpec):
+def resample_ratio(fs_hz: float, spec: FeatureSpec) -> tuple[int, int]:
     """(up, down) of the polyphase resampler taking ``fs_hz`` to ``spec.target_fs_hz``.
 
     Raises
@@ -286,13 +286,14 @@ def resample(x: np.ndarray, fs_hz: float, spec: FeatureSpec) -> np.ndarray:
     return sp_signal.resample_poly(x, up, down, axis=-1)
 
 
-def to_tcp(signals_uv, raw_labels, fs_hz, spec: FeatureSpec, path: str = "",
-           plan: DerivationPlan = None) -> TcpSignals:
+def to_tcp(signals_uv: Union[Sequence[np.ndarray], Mapping[int, np.ndarray]],
+           raw_labels: Sequence[str], fs_hz: Sequence[float], spec: FeatureSpec,
+           path: str = "", plan: Optional[DerivationPlan] = None) -> TcpSignals:
     """Build the TCP bipolar montage at ``spec.target_fs_hz``.
 
     Parameters
     ----------
-    signals_uv : sequence of np.ndarray
+    signals_uv : sequence of np.ndarray, or mapping of channel index to np.ndarray
         One 1-D array per file channel, physical µV, in the order of ``raw_labels``
         (channels no TCP channel needs may be empty).
     raw_labels : sequence of str

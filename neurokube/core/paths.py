@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from typing import Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -23,31 +24,31 @@ TMP_MARKER = ".tmp-"
 _COPY_CHUNK_BYTES = 16 << 20
 
 
-def is_local(path) -> bool:
+def is_local(path: str | os.PathLike[str]) -> bool:
     """True for a local path or a ``file://`` URL."""
     return "://" not in str(path) or str(path).startswith("file://")
 
 
-def local_path(path) -> str:
+def local_path(path: str | os.PathLike[str]) -> str:
     """A local path without its ``file://`` scheme."""
     path = str(path)
     return path[len("file://"):] if path.startswith("file://") else path
 
 
-def join(root, *parts) -> str:
+def join(root: str | os.PathLike[str], *parts: str) -> str:
     """Join path parts with '/' for URLs and with the OS separator for local paths."""
     if is_local(root):
         return os.path.join(local_path(root), *parts)
     return "/".join([str(root).rstrip("/"), *[p.strip("/") for p in parts]])
 
 
-def exists(path) -> bool:
+def exists(path: str | os.PathLike[str]) -> bool:
     """Whether a local file or FileSystems object exists."""
     return os.path.exists(local_path(path)) if is_local(path) else FileSystems.exists(str(path))
 
 
 @contextlib.contextmanager
-def local_copy(path):
+def local_copy(path: str | os.PathLike[str]) -> Iterator[str]:
     """Yield a local file name for ``path``: the path itself, or a staged temporary copy."""
     if is_local(path):
         yield local_path(path)
@@ -96,7 +97,7 @@ def _atomic_write(path, write):
     return path
 
 
-def atomic_write_bytes(path, data: bytes) -> str:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> str:
     """Write ``data`` to ``path`` atomically (temporary name, then rename).
 
     Parameters
@@ -108,7 +109,7 @@ def atomic_write_bytes(path, data: bytes) -> str:
     return _atomic_write(path, lambda handle: handle.write(data))
 
 
-def atomic_copy_from_local(local_file: str, path) -> str:
+def atomic_copy_from_local(local_file: str, path: str | os.PathLike[str]) -> str:
     """Copy a local file to ``path`` (local or remote) atomically, streaming."""
     def copy(handle):
         with open(local_file, "rb") as src:
@@ -116,7 +117,7 @@ def atomic_copy_from_local(local_file: str, path) -> str:
     return _atomic_write(path, copy)
 
 
-def check_output_location(output_dir):
+def check_output_location(output_dir: str | os.PathLike[str]) -> str:
     """Fail fast, before a pipeline starts, if ``output_dir`` cannot hold results.
 
     A ``gs://`` output needs its bucket to exist (buckets are never created here); a
@@ -141,11 +142,17 @@ def check_output_location(output_dir):
     return output_dir
 
 
-def atomic_write_text(path, text):
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> str:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def read_bytes(path) -> bytes:
+def match_remote(pattern: str) -> list[str]:
+    """Sorted URLs of the FileSystems objects that match a glob ``pattern`` (``**`` spans
+    folders)."""
+    return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
     """Read a whole local file or FileSystems object."""
     if is_local(path):
         with open(local_path(path), "rb") as handle:
@@ -154,12 +161,12 @@ def read_bytes(path) -> bytes:
         return handle.read()
 
 
-def read_text(path) -> str:
+def read_text(path: str | os.PathLike[str]) -> str:
     """Read a whole UTF-8 text file, local or remote."""
     return read_bytes(path).decode("utf-8")
 
 
-def output_path(output_dir, name: str, suffix: str) -> str:
+def output_path(output_dir: str | os.PathLike[str], name: str, suffix: str) -> str:
     """Where a recording's output with ``suffix`` goes: ``output_dir/<name without its
     extension><suffix>``.
 

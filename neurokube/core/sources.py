@@ -30,9 +30,9 @@ import glob
 import os
 import posixpath
 import stat
-from typing import Optional, Sequence, Union
+from typing import Iterable, Optional, Sequence, Union
 
-from neurokube.core.paths import exists, is_local, local_path, read_text
+from neurokube.core.paths import exists, is_local, local_path, match_remote, read_text
 
 LIST_SUFFIXES = (".list", ".txt", ".lst")
 RECORDING_SUFFIX = ".edf"
@@ -71,7 +71,7 @@ class InputSet:
     sources: tuple
 
     @property
-    def paths(self) -> tuple:
+    def paths(self) -> tuple[str, ...]:
         """The URLs of the sources, in order."""
         return tuple(s.url for s in self.sources)
 
@@ -89,7 +89,7 @@ def _glob_root(pattern: str) -> str:
     return pattern[:cut].rsplit("/", 1)[0] if "/" in pattern[:cut] else ""
 
 
-def common_root(paths) -> str:
+def common_root(paths: Iterable[str]) -> str:
     """The deepest folder shared by all paths (string-wise, works for URLs too)."""
     folders = [p.rsplit("/", 1)[0] if "/" in p else "" for p in paths]
     if not folders:
@@ -117,7 +117,7 @@ def safe_name(path: str, root: str) -> str:
     return "/".join(parts) or "recording"
 
 
-def unique_names(names: Sequence[str]) -> list:
+def unique_names(names: Sequence[str]) -> list[str]:
     """Names made distinct case-insensitively by ``~2``, ``~3``... before the suffix."""
     taken, out = set(), []
     for name in names:
@@ -189,7 +189,6 @@ def _walk_local(folder: str):
 
 def _expand(spec: str):
     """(root, [(url, problem)]) of one input spec."""
-    from apache_beam.io.filesystems import FileSystems
     if _is_list_file(spec):
         if not exists(spec):
             raise FileNotFoundError(f"list file not found: {spec}")
@@ -201,7 +200,7 @@ def _expand(spec: str):
         found = []
         for url in urls:
             problem = _local_problem(local_path(url)) if is_local(url) else (
-                None if FileSystems.exists(url) else "no such object")
+                None if exists(url) else "no such object")
             found.append((url, problem))
         return common_root(urls), found
     if any(c in spec for c in _GLOB_CHARS):
@@ -209,7 +208,7 @@ def _expand(spec: str):
         if is_local(spec):
             matches = sorted(glob.glob(local_path(spec), recursive=True))
             return root, [(m, _local_problem(m)) for m in matches]
-        return root, [(m.path, None) for m in FileSystems.match([spec])[0].metadata_list]
+        return root, [(m, None) for m in match_remote(spec)]
     if is_local(spec):
         path = local_path(spec).rstrip("/") or "/"
         if os.path.isdir(path):
@@ -218,10 +217,10 @@ def _expand(spec: str):
             return os.path.dirname(path), [(path, _local_problem(path))]
         raise FileNotFoundError(f"no recordings match {spec}: no such file or folder")
     folder = spec.rstrip("/")
-    matches = {m.path for p in (f"{folder}/**{RECORDING_SUFFIX}",
-                                f"{folder}/**{RECORDING_SUFFIX.upper()}")
-               for m in FileSystems.match([p])[0].metadata_list}
-    if not matches and FileSystems.exists(spec):
+    matches = {m for p in (f"{folder}/**{RECORDING_SUFFIX}",
+                           f"{folder}/**{RECORDING_SUFFIX.upper()}")
+               for m in match_remote(p)}
+    if not matches and exists(spec):
         return folder.rsplit("/", 1)[0], [(spec, None)]
     return folder, [(m, None) for m in sorted(matches)]
 

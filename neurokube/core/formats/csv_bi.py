@@ -13,7 +13,7 @@ _CSV_COLUMNS = ("channel", "start_time", "stop_time", "label")
 _CSV_HEADER_LINE = re.compile(r"^#\s*([A-Za-z_]+)\s*=\s*(.*?)\s*$")
 
 
-def parse_csv(text, source):
+def parse_csv(text: str, source: str) -> Annotation:
     """Parse a TUSZ v2 ``.csv_bi`` (term) or ``.csv`` (per channel) annotation.
 
     The duration header may read ``301.00 secs`` or ``1289.0000 secs``.
@@ -62,7 +62,7 @@ def _header(annotation):
             "channel,start_time,stop_time,label,confidence"]
 
 
-def format_csv_bi(annotation):
+def format_csv_bi(annotation: Annotation) -> str:
     """TUSZ v2 ``.csv_bi`` text: the term events, bi-class labels, sorted.
 
     As TUSZ writes it: the header lines (with ``# montage_file`` and a bare ``#``), then
@@ -81,7 +81,7 @@ def format_csv_bi(annotation):
     return "\n".join(_header(annotation) + rows) + "\n"
 
 
-def format_csv(annotation):
+def format_csv(annotation: Annotation) -> str:
     """TUSZ v2 per-channel ``.csv`` text: events by channel (montage order as given), then
     time; bi-class labels."""
     where = annotation.source or annotation.bname

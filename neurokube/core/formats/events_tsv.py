@@ -9,7 +9,7 @@ EVENTS_TSV_COLUMNS = ("onset", "duration", "eventType", "confidence", "channels"
                       "recordingDuration")
 
 
-def parse_events_tsv(text, source):
+def parse_events_tsv(text: str, source: str) -> Annotation:
     """Parse a BIDS / SzCORE ``events.tsv`` (term level).
 
     ``recordingDuration`` gives the duration; ``confidence`` ``n/a`` reads as 1.0.
@@ -41,7 +41,7 @@ def parse_events_tsv(text, source):
     return Annotation(bname_of(source), durations.pop(), events, source=str(source))
 
 
-def format_events_tsv(annotation):
+def format_events_tsv(annotation: Annotation) -> str:
     """BIDS / SzCORE ``events.tsv`` text: one ``sz`` row per seizure event.
 
     A seizure-free recording gets one ``bckg`` row spanning it. ``dateTime`` is filled when

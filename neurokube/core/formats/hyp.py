@@ -1,15 +1,16 @@
 """The per-epoch hypothesis stream (``.hyp``, write only): label and confidence of every
 1 s epoch."""
 import math
+from typing import Iterable
 
 from neurokube.core.formats.model import (
-    BCKG, SEIZ, TIME_DECIMALS, filled_with_background, sorted_term_events)
+    BCKG, SEIZ, TIME_DECIMALS, Annotation, filled_with_background, sorted_term_events)
 
 # Length of one epoch of the ``hyp`` stream.
 HYP_EPOCH_S = 1.0
 
 
-def format_hyp(annotation):
+def format_hyp(annotation: Annotation) -> str:
     """Per-epoch hypothesis stream: label and confidence of every 1 s epoch.
 
     An epoch is ``seiz`` when seizure events cover at least half of it, and then carries the
@@ -37,7 +38,8 @@ def format_hyp(annotation):
     return "\n".join(lines) + "\n"
 
 
-def format_hyp_posteriors(annotation, posteriors, epoch_s=HYP_EPOCH_S):
+def format_hyp_posteriors(annotation: Annotation, posteriors: Iterable[float],
+                          epoch_s: float = HYP_EPOCH_S) -> str:
     """Per-epoch hypothesis stream from a detector's per-epoch seizure posteriors.
 
     Each ``epoch_s`` epoch is labelled as :func:`format_hyp` labels it (``seiz`` when the

@@ -3,14 +3,14 @@ sublevel, start, stop, channel, [probabilities]}`` rows; channel -1 is the term 
 import re
 
 from neurokube.core.formats.model import (
-    TERM, AnnotationError, Event, annotation_ending_at_last_event, parse_float)
+    TERM, Annotation, AnnotationError, Event, annotation_ending_at_last_event, parse_float)
 
 _LBL_LINE = re.compile(r"^label\s*=\s*\{(.*)\[(.*)\]\s*\}\s*$")
 _LBL_SYMBOL = re.compile(r"(\d+)\s*:\s*'([^']*)'")
 _LBL_MONTAGE = re.compile(r"^montage\s*=\s*(-?\d+)\s*,\s*([^:]+):")
 
 
-def parse_lbl(text, source):
+def parse_lbl(text: str, source: str) -> Annotation:
     """Parse a TUSZ v1 ``.lbl`` / ``.lbl_bi`` annotation (level 0, sublevel 0).
 
     Each label is the symbol of highest probability; channel -1 is ``TERM``, other channels

@@ -8,6 +8,8 @@ when it is read, with its name in the error.
 import dataclasses
 import datetime
 import math
+import os
+from typing import Iterable, Sequence
 
 TERM = "TERM"
 SEIZ = "seiz"
@@ -98,11 +100,11 @@ class Annotation:
             biclass_label(event.label, where)
 
     @property
-    def is_term(self):
+    def is_term(self) -> bool:
         """bool: True when every event is a term (``TERM``) event."""
         return all(event.channel == TERM for event in self.events)
 
-    def to_biclass(self):
+    def to_biclass(self) -> "Annotation":
         """Return a copy whose labels are mapped to ``seiz`` / ``bckg``."""
         where = self.source or self.bname
         events = tuple(dataclasses.replace(e, label=biclass_label(e.label, where))
@@ -110,7 +112,7 @@ class Annotation:
         return dataclasses.replace(self, events=events)
 
 
-def biclass_label(label, where="annotation"):
+def biclass_label(label: str, where: str = "annotation") -> str:
     """Map a label to ``seiz`` or ``bckg``.
 
     Parameters
@@ -136,7 +138,7 @@ def biclass_label(label, where="annotation"):
         f"{sorted(SEIZURE_TYPES)}, 'sz_*' or 'bckg')")
 
 
-def parse_float(text, where):
+def parse_float(text: str, where: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -146,7 +148,8 @@ def parse_float(text, where):
     return value
 
 
-def annotation_ending_at_last_event(events, source):
+def annotation_ending_at_last_event(events: Sequence[Event],
+                                    source: str | os.PathLike[str]) -> Annotation:
     if not events:
         raise AnnotationError(f"{source}: no events, so the duration is unknown")
     from neurokube.core.formats.registry import bname_of
@@ -154,7 +157,7 @@ def annotation_ending_at_last_event(events, source):
                       source=str(source))
 
 
-def sorted_term_events(annotation, biclass=True):
+def sorted_term_events(annotation: Annotation, biclass: bool = True) -> list[Event]:
     """Term events sorted by time; refuses per-channel and overlapping events."""
     where = annotation.source or annotation.bname
     if not annotation.is_term:
@@ -168,7 +171,7 @@ def sorted_term_events(annotation, biclass=True):
     return events
 
 
-def filled_with_background(events, duration_s):
+def filled_with_background(events: Iterable[Event], duration_s: float) -> list[Event]:
     """Events with the gaps between them filled by ``bckg`` (confidence 1)."""
     out, now = [], 0.0
     for event in events:

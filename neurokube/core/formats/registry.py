@@ -8,8 +8,9 @@ Example::
     ann = read_annotation("gs://bucket/ref/aaaaaasf_s001_t000.csv_bi")
     write_annotation(ann, "out/aaaaaasf_s001_t000.tse", "tse")
 """
+import os
 from pathlib import PurePosixPath
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 from neurokube.core.formats import csv_bi, events_tsv, hyp, lbl, tse
 from neurokube.core.formats.model import Annotation, AnnotationError
@@ -49,7 +50,7 @@ def _name(path) -> str:
     return PurePosixPath(str(path).replace("\\", "/")).name
 
 
-def detect_format(path):
+def detect_format(path: str | os.PathLike[str]) -> Optional[str]:
     """The reader format name of ``path`` from its suffix, or None if unknown."""
     name = _name(path)
     for suffix, fmt in SUFFIXES.items():
@@ -58,7 +59,7 @@ def detect_format(path):
     return None
 
 
-def bname_of(path) -> str:
+def bname_of(path: str | os.PathLike[str]) -> str:
     """Recording name of an annotation file: its name without the format suffix."""
     name = _name(path)
     for suffix in SUFFIXES:
@@ -67,7 +68,7 @@ def bname_of(path) -> str:
     return PurePosixPath(name).stem
 
 
-def read_annotation(path, fmt=None) -> Annotation:
+def read_annotation(path: str | os.PathLike[str], fmt: Optional[str] = None) -> Annotation:
     """Read one annotation file (local or remote).
 
     Parameters
@@ -92,7 +93,7 @@ def read_annotation(path, fmt=None) -> Annotation:
     return READERS[fmt](text, str(path))
 
 
-def write_annotation(annotation: Annotation, path, fmt: str) -> str:
+def write_annotation(annotation: Annotation, path: str | os.PathLike[str], fmt: str) -> str:
     """Write ``annotation`` to ``path`` in format ``fmt``, atomically (local or remote)."""
     if fmt not in WRITERS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {sorted(WRITERS)}")

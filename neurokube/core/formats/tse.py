@@ -1,11 +1,11 @@
 """TUSZ v1 ``.tse`` / ``.tse_bi``: ``version = tse_v1.0.0`` then ``start stop label
 confidence`` rows covering the whole recording (term level)."""
 from neurokube.core.formats.model import (
-    AnnotationError, Event, annotation_ending_at_last_event, filled_with_background,
+    Annotation, AnnotationError, Event, annotation_ending_at_last_event, filled_with_background,
     parse_float, sorted_term_events)
 
 
-def parse_tse(text, source):
+def parse_tse(text: str, source: str) -> Annotation:
     """Parse a TUSZ v1 ``.tse`` / ``.tse_bi`` term annotation.
 
     The duration is the end of the last event (TSE files cover the whole recording). Of
@@ -25,7 +25,7 @@ def parse_tse(text, source):
     return annotation_ending_at_last_event(events, source)
 
 
-def format_tse(annotation):
+def format_tse(annotation: Annotation) -> str:
     """TUSZ v1 ``.tse`` text: bi-class term events with gaps filled by ``bckg``.
 
     The rows cover ``[0, duration_s]`` so that a reader recovers the duration.

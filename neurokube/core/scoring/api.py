@@ -1,8 +1,14 @@
 """The library entry points: score one pair, or pool many, with any registered scorers."""
+import os
+from typing import Any, Iterable, Union
+
 from neurokube.core.formats import SEIZ, TIME_DECIMALS, Annotation, read_annotation
 from neurokube.core.scoring.common import (SECONDS_PER_DAY, Counts, ScoringError,
                                                  Timeline, sensitivity)
 from neurokube.core.scoring.registry import DEFAULT_SCORERS, SCORERS
+
+# A path to an annotation file, or the annotation itself.
+_AnnotationSource = Union[str, os.PathLike[str], Annotation]
 
 
 def _check_scorers(scorers):
@@ -24,7 +30,7 @@ def _load(item):
     return annotation
 
 
-def timelines(ref, hyp):
+def timelines(ref: _AnnotationSource, hyp: _AnnotationSource) -> tuple[Timeline, Timeline]:
     """Read and check one pair; return their NEDC timelines.
 
     Parameters
@@ -52,7 +58,8 @@ def timelines(ref, hyp):
     return Timeline.from_annotation(ref_ann), Timeline.from_annotation(hyp_ann)
 
 
-def score_pair(ref, hyp, scorers=DEFAULT_SCORERS):
+def score_pair(ref: _AnnotationSource, hyp: _AnnotationSource,
+               scorers: Iterable[str] = DEFAULT_SCORERS) -> dict[str, dict[str, Counts]]:
     """Score one recording with each scorer, every label.
 
     Returns
@@ -65,7 +72,7 @@ def score_pair(ref, hyp, scorers=DEFAULT_SCORERS):
     return {name: SCORERS[name].score(ref_tl, hyp_tl) for name in scorers}
 
 
-def summary(counts, duration_s, fa_weight=1.0):
+def summary(counts: Counts, duration_s: float, fa_weight: float = 1.0) -> dict[str, float]:
     """The reported figures of pooled SEIZ counts.
 
     Parameters
@@ -93,7 +100,8 @@ def summary(counts, duration_s, fa_weight=1.0):
             "precision_pct": 100.0 * precision, "f1_pct": 100.0 * f1, "fa_per_24h": rate}
 
 
-def score_pairs(pairs, scorers=DEFAULT_SCORERS):
+def score_pairs(pairs: Iterable[tuple[_AnnotationSource, _AnnotationSource]],
+                scorers: Iterable[str] = DEFAULT_SCORERS) -> dict[str, Any]:
     """Score many recordings and pool the SEIZ results, as NEDC's summary does.
 
     Parameters

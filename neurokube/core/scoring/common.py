@@ -8,7 +8,7 @@ time, as in NEDC). :class:`Timeline` reproduces that sequence exactly.
 """
 import dataclasses
 
-from neurokube.core.formats import BCKG, SEIZ, TIME_DECIMALS
+from neurokube.core.formats import BCKG, SEIZ, TIME_DECIMALS, Annotation
 
 LABELS = (SEIZ, BCKG)
 SECONDS_PER_DAY = 86400.0
@@ -45,7 +45,7 @@ class Timeline:
     events: tuple
 
     @classmethod
-    def from_annotation(cls, annotation):
+    def from_annotation(cls, annotation: Annotation) -> "Timeline":
         """NEDC's augmented, merged event sequence of a term annotation.
 
         Parameters
@@ -76,16 +76,16 @@ class Timeline:
         return cls(tuple(merged))
 
     @property
-    def duration_s(self):
+    def duration_s(self) -> float:
         """float: the end of the last event, the duration NEDC totals (seconds)."""
         return self.events[-1][1]
 
-    def of_label(self, label):
+    def of_label(self, label: str) -> list[tuple[float, float]]:
         """``[(start_s, stop_s), ...]`` of one label, in timeline order."""
         return [(start, stop) for start, stop, lab in self.events if lab == label]
 
 
-def sensitivity(counts):
+def sensitivity(counts: Counts) -> float:
     """``hits / (hits + misses)``, 0 when there is nothing to find."""
     found = counts.hits + counts.misses
     return counts.hits / found if found else 0.0

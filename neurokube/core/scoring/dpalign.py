@@ -6,9 +6,11 @@ Ties choose substitution, then insertion, then deletion, and the path is traced 
 end, as NEDC does. Per label: targets are aligned reference events, hits matches, misses
 deletions plus substitutions, false alarms insertions of the label.
 """
+from typing import Sequence
+
 import numpy as np
 
-from neurokube.core.scoring.common import LABELS, Counts
+from neurokube.core.scoring.common import LABELS, Counts, Timeline
 
 NAME = "dpalign"
 FA_WEIGHT = 1.0
@@ -16,7 +18,7 @@ _NULL = -1
 _SUB, _INS, _DEL = 0, 1, 2
 
 
-def align(ref_codes, hyp_codes):
+def align(ref_codes: Sequence[int], hyp_codes: Sequence[int]) -> list[tuple[int, int]]:
     """Align two label sequences.
 
     Parameters
@@ -68,7 +70,7 @@ def align(ref_codes, hyp_codes):
     return pairs[:-1]
 
 
-def score(ref, hyp):
+def score(ref: Timeline, hyp: Timeline) -> dict[str, Counts]:
     """Score one pair of timelines; returns label -> Counts (event counts)."""
     codes = {label: code for code, label in enumerate(LABELS)}
     pairs = align([codes[e[2]] for e in ref.events], [codes[e[2]] for e in hyp.events])

@@ -11,14 +11,14 @@ counts false-alarm **seconds** (samples x 0.25 s) per 24 h.
 import numpy as np
 
 from neurokube.core.formats import BCKG
-from neurokube.core.scoring.common import LABELS, Counts
+from neurokube.core.scoring.common import LABELS, Counts, Timeline
 
 NAME = "epoch"
 EPOCH_S = 0.25
 FA_WEIGHT = EPOCH_S
 
 
-def sample_times(stop_s, epoch_s=EPOCH_S):
+def sample_times(stop_s: float, epoch_s: float = EPOCH_S) -> np.ndarray:
     """Epoch midpoints ``epoch_s / 2 + k * epoch_s`` (seconds) up to and including ``stop_s``."""
     half = epoch_s / 2.0
     n = int(np.floor((stop_s - half) / epoch_s)) + 2
@@ -26,7 +26,7 @@ def sample_times(stop_s, epoch_s=EPOCH_S):
     return times[times <= stop_s]
 
 
-def sample_labels(timeline, times):
+def sample_labels(timeline: Timeline, times: np.ndarray) -> np.ndarray:
     """Index into :data:`LABELS` of the timeline's label at each time (first match wins)."""
     codes = np.full(len(times), LABELS.index(timeline.events[-1][2]), dtype=np.int8)
     for start, stop, label in reversed(timeline.events):
@@ -36,7 +36,7 @@ def sample_labels(timeline, times):
     return codes
 
 
-def score(ref, hyp):
+def score(ref: Timeline, hyp: Timeline) -> dict[str, Counts]:
     """Score one pair of timelines; returns label -> Counts (sample counts)."""
     times = sample_times(ref.duration_s)
     r = sample_labels(ref, times)

@@ -6,13 +6,13 @@ miss; a hypothesis event overlapping no reference event of its label is a false 
 """
 import numpy as np
 
-from neurokube.core.scoring.common import LABELS, Counts
+from neurokube.core.scoring.common import LABELS, Counts, Timeline
 
 NAME = "overlap"
 FA_WEIGHT = 1.0
 
 
-def score(ref, hyp):
+def score(ref: Timeline, hyp: Timeline) -> dict[str, Counts]:
     """Score one pair of timelines.
 
     Parameters

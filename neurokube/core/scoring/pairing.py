@@ -5,9 +5,10 @@ Folders and list files may be local or ``gs://`` (read through :mod:`neurokube.c
 import os
 import posixpath
 from pathlib import Path
+from typing import Iterable, Union
 
 from neurokube.core.formats import bname_of, detect_format
-from neurokube.core.paths import exists, is_local, local_path, read_text
+from neurokube.core.paths import exists, is_local, local_path, match_remote, read_text
 from neurokube.core.scoring.common import ScoringError
 
 # When one folder holds several files of a recording, the first suffix here is scored:
@@ -15,6 +16,8 @@ from neurokube.core.scoring.common import ScoringError
 SUFFIX_PREFERENCE = (".csv_bi", ".tse_bi", ".tse", "_events.tsv", ".tsv", ".lbl_bi", ".lbl",
                      ".csv")
 _SHOWN = 20
+# A folder, a list file, or the annotation paths themselves.
+_Source = Union[str, os.PathLike[str], Iterable[Union[str, os.PathLike[str]]]]
 
 
 def _rank(path):
@@ -36,12 +39,10 @@ def _from_list(list_file):
 
 
 def _remote_folder(url):
-    from apache_beam.io.filesystems import FileSystems
-    matches = FileSystems.match([url.rstrip("/") + "/**"])[0].metadata_list
-    return sorted(m.path for m in matches if detect_format(m.path) is not None)
+    return [m for m in match_remote(url.rstrip("/") + "/**") if detect_format(m) is not None]
 
 
-def find_annotations(source):
+def find_annotations(source: _Source) -> dict[str, Path | str]:
     """Map recording name -> annotation file for a folder, a list file or a list of paths.
 
     Parameters
@@ -92,7 +93,8 @@ def find_annotations(source):
     return dict(sorted(chosen.items()))
 
 
-def pair_files(ref, hyp, partial=False):
+def pair_files(ref: _Source, hyp: _Source,
+               partial: bool = False) -> list[tuple[Path | str, Path | str]]:
     """Pair reference and hypothesis annotation files by recording name.
 
     Parameters

@@ -10,7 +10,7 @@ from timescoring import scoring
 from timescoring.annotations import Annotation as TsAnnotation
 
 from neurokube.core.formats import SEIZ
-from neurokube.core.scoring.common import Counts
+from neurokube.core.scoring.common import Counts, Timeline
 
 NAME = "szcore"
 FA_WEIGHT = 1.0
@@ -28,7 +28,7 @@ def _union(intervals):
     return merged
 
 
-def score(ref, hyp):
+def score(ref: Timeline, hyp: Timeline) -> dict[str, Counts]:
     """Score one pair of timelines; returns ``{"seiz": Counts}``."""
     n_samples = round(ref.duration_s * FS_HZ)
     result = scoring.EventScoring(

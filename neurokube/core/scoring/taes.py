@@ -12,7 +12,7 @@ NEDC's order and quirks, because they change the numbers:
   reference (their hits and false alarms add up);
 - unconsumed reference events count one miss, unconsumed hypothesis events one false alarm.
 """
-from neurokube.core.scoring.common import LABELS, Counts
+from neurokube.core.scoring.common import LABELS, Counts, Timeline
 
 NAME = "taes"
 FA_WEIGHT = 1.0
@@ -72,6 +72,6 @@ def _score_label(refs, hyps):
     return Counts(targets=len(refs), hits=hit, misses=miss, false_alarms=false_alarm)
 
 
-def score(ref, hyp):
+def score(ref: Timeline, hyp: Timeline) -> dict[str, Counts]:
     """Score one pair of timelines; returns label -> Counts (fractional)."""
     return {label: _score_label(ref.of_label(label), hyp.of_label(label)) for label in LABELS}

@@ -1,0 +1,1 @@
+"""The shipped causal reference model bundle (data only): `neurokube stream`."""

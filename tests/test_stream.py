@@ -1,0 +1,182 @@
+"""`neurokube stream`: growing EDF+ files labelled as they grow, equal to batch `label`.
+
+A writer thread replays recordings into a watched folder: records appended in several
+steps (header count -1), one file renamed into place, one that is truncated while
+followed and one whose header turns corrupt. The streamed events must equal those of
+`label` with the same causal bundle on the finished files, every decision must come after
+the data that supports it, and the bad files must end as dead letters while the others
+finish.
+"""
+import json
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from neurokube.core.edf import write_edf
+from neurokube.core.formats import read_annotation
+from neurokube.pipelines.cli import main
+
+ELECTRODES = ("FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8",
+              "T3", "T4", "T5", "T6", "FZ", "CZ", "PZ", "A1", "A2")
+FS = 256
+SECONDS = 90
+
+
+@pytest.fixture(scope="module")
+def causal_bundle(random_causal_bundle):
+    return random_causal_bundle
+
+
+def _recording(path, seed):
+    rng = np.random.default_rng(seed)
+    t = np.arange(SECONDS * FS) / FS
+    burst = 1 + 3 * ((t > 40) & (t < 60))
+    signals = np.stack([40 * np.sin(2 * np.pi * (3 + i + seed) * t) * burst
+                        + rng.normal(0, 10, len(t)) for i in range(len(ELECTRODES))])
+    write_edf(path, signals, [f"EEG {e}-REF" for e in ELECTRODES], FS)
+    data = path.read_bytes()
+    header_bytes, n_records = int(data[184:192]), int(data[236:244])
+    return data, header_bytes, (len(data) - header_bytes) // n_records
+
+
+def _labelled_s(csv_bi):
+    try:
+        return read_annotation(csv_bi).duration_s
+    except (OSError, ValueError):
+        return -1.0
+
+
+class Writer(threading.Thread):
+    """Appends a recording's records to ``target`` in steps; before each next step it
+    waits until the stream has labelled the data written so far (so the steps are seen
+    one by one)."""
+
+    def __init__(self, data, header_bytes, per_record, target, steps, out_csv, rename=False,
+                 truncate_at=None, corrupt_at=None):
+        super().__init__()
+        self.args = data, header_bytes, per_record, target, steps, out_csv
+        self.rename, self.truncate_at, self.corrupt_at = rename, truncate_at, corrupt_at
+        self.error = None
+        self.seen_partial = []  # per wait: did the stream label the partial file in time
+
+    def run(self):
+        try:
+            self._run()
+        except Exception as exc:  # reported by the test
+            self.error = exc
+
+    def _run(self):
+        data, hb, per, target, steps, out_csv = self.args
+        head = bytearray(data[:hb])
+        head[236:244] = b"-1      "  # EDF+: record count unknown while recording
+        if self.rename:  # written elsewhere, then renamed into the watched folder
+            tmp = target.with_name(target.name + ".partial")
+            tmp.write_bytes(bytes(head) + data[hb:hb + steps[-1] * per])
+            os.rename(tmp, target)
+            return
+        done = 0
+        for k, upto in enumerate(steps):
+            with open(target, "ab" if k else "wb") as handle:
+                if k == 0:
+                    handle.write(bytes(head))
+                handle.write(data[hb + done * per:hb + upto * per])
+            done = upto
+            if k == self.truncate_at:
+                with open(target, "r+b") as handle:
+                    handle.truncate(hb + (upto // 4) * per)  # below what was seen
+                return
+            if k == self.corrupt_at:
+                with open(target, "r+b") as handle:
+                    handle.write(b"garbage!")
+                return
+            if k + 1 < len(steps):
+                deadline = time.time() + 60
+                wanted = upto - 3 if upto > 12 else -1
+                while _labelled_s(out_csv) < wanted and time.time() < deadline:
+                    time.sleep(0.1)
+                self.seen_partial.append(_labelled_s(out_csv) >= wanted)
+                time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_stream_equals_batch_and_records_latency(tmp_path, causal_bundle):
+    full, watch, out, batch = (tmp_path / n for n in ("full", "watch", "out", "batch"))
+    for folder in (full, watch):
+        folder.mkdir()
+    plans = {"grow0.edf": dict(steps=[8, 30, 31, 55, 90]),
+             "grow1.edf": dict(steps=[20, 45, 90]),
+             "moved.edf": dict(steps=[90], rename=True),
+             "shrinks.edf": dict(steps=[30, 60], truncate_at=1),
+             "corrupt.edf": dict(steps=[30, 60], corrupt_at=1)}
+    writers = []
+    for seed, (name, plan) in enumerate(sorted(plans.items())):
+        data, hb, per = _recording(full / name, seed)
+        writers.append(Writer(data, hb, per, watch / name,
+                              out_csv=out / name.replace(".edf", ".csv_bi"), **plan))
+    for writer in writers:
+        writer.start()
+    status = main(["stream", "--watch", str(watch), "--output", str(out), "--model",
+                   str(causal_bundle), "--poll_s", "0.2", "--settle_s", "2",
+                   "--until_idle_s", "5", "--allow_dead_letters"])
+    for writer in writers:
+        writer.join()
+        assert writer.error is None, writer.error
+    assert status == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["results"] == 3 and run["dead_letters"] == 2
+    letters = {json.loads(line)["path"]: json.loads(line)["reason"]
+               for line in (out / "dead_letters.jsonl").read_text().splitlines()}
+    assert set(letters) == {"shrinks.edf", "corrupt.edf"}
+    assert "truncated" in letters["shrinks.edf"]
+
+    good = sorted(n for n in plans if n not in letters)
+    assert main(["label", "--input", *[str(full / n) for n in good], "--output", str(batch),
+                 "--model", str(causal_bundle)]) == 0
+    total_events = 0
+    for name in good:
+        stem = name.replace(".edf", "")
+        streamed = read_annotation(out / f"{stem}.csv_bi")
+        batched = read_annotation(batch / f"{stem}.csv_bi")
+        assert streamed.duration_s == batched.duration_s == SECONDS
+        assert [(e.start_s, e.stop_s) for e in streamed.events] == \
+               [(e.start_s, e.stop_s) for e in batched.events], name
+        np.testing.assert_allclose([e.confidence for e in streamed.events],
+                                   [e.confidence for e in batched.events], atol=2e-4)
+        decisions = [json.loads(line) for line in
+                     (out / f"{stem}.events.jsonl").read_text().splitlines()]
+        starts = [d for d in decisions if d["decision"] == "start"]
+        ends = [d for d in decisions if d["decision"] == "end"]
+        seiz = [e for e in batched.events if e.label == "seiz"]
+        assert [d["start_s"] for d in starts] == [e.start_s for e in seiz]
+        assert [(d["start_s"], d["stop_s"]) for d in ends] == [(e.start_s, e.stop_s)
+                                                              for e in seiz]
+        for d in decisions:  # decided no earlier than the data that supports it
+            assert d["decided_at_s"] >= d["start_s"] + 1.0 - 1e-9
+            assert d["latency_s"] == pytest.approx(d["decided_at_s"] - d["start_s"])
+            assert d["decided_wall"]
+        total_events += len(seiz)
+    assert total_events > 0  # the comparison compared something
+    # The files that grew were labelled step by step, before they were complete.
+    growing = [w for w in writers if len(w.args[4]) > 2]
+    assert growing and all(all(w.seen_partial) for w in growing)
+
+
+def test_stream_refuses_a_non_causal_model(tmp_path, random_bundle, capsys):
+    watch = tmp_path / "watch"
+    watch.mkdir()
+    status = main(["stream", "--watch", str(watch), "--output", str(tmp_path / "out"),
+                   "--model", str(random_bundle), "--until_idle_s", "0"])
+    assert status == 2
+    assert "not a causal model" in capsys.readouterr().err
+
+
+def test_stream_refuses_output_inside_the_watched_folder(tmp_path, causal_bundle, capsys):
+    watch = tmp_path / "watch"
+    watch.mkdir()
+    status = main(["stream", "--watch", str(watch), "--output", str(watch / "labels"),
+                   "--model", str(causal_bundle), "--until_idle_s", "0"])
+    assert status == 2
+    assert "overlap" in capsys.readouterr().err
