@@ -8,7 +8,8 @@ from the bundle's ``weights.npz`` (written with the ``.keras`` files, the same a
 :func:`keras_equivalence` in the tests holds the two engines to float32 round-off.
 
 The engine exposes the four blocks :class:`~neurokube.models.detector.Detector` runs: the
-per-step blocks once per step, the LSTM heads on windows of their outputs.
+per-step blocks once per step (they end with the LSTM's input projection, which depends on
+one step only), the LSTM recurrences on windows of their outputs.
 """
 import numpy as np
 
@@ -52,26 +53,42 @@ def _elu(x):
     return x
 
 
-def _sigmoid(x):
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # = 1 / (1 + exp(-x)), without overflow
+def _halve_sigmoid_gates(kernel):
+    """A copy of an LSTM weight with the columns of gates i, f and o halved (exact in
+    binary floating point): then one tanh gives all four gates, as
+    sigmoid(z) = (tanh(z / 2) + 1) / 2."""
+    out = np.array(kernel, np.float32)
+    units = out.shape[-1] // 4
+    out[..., :2 * units] *= 0.5
+    out[..., 3 * units:] *= 0.5
+    return out
 
 
-def _lstm(windows, kernel, recurrent, bias):
-    """Keras LSTM (gates i, f, c, o; tanh; sigmoid): the last hidden state. float32."""
-    n, steps, _ = windows.shape
+def _lstm_inputs(x, kernel, bias):
+    """The LSTM's input projection of each step, x @ kernel + bias: (N, 4 × units).
+
+    It depends on one step only, so the engine computes it once per step, inside the
+    per-step block, rather than once for every window that holds the step."""
+    out = x @ kernel
+    out += bias
+    return out
+
+
+def _lstm(projected, recurrent):
+    """Keras LSTM (gates i, f, c, o; tanh; sigmoid) over input projections (N, steps,
+    4 × units), with weights from :func:`_halve_sigmoid_gates`: the last hidden state.
+    float32."""
     units = recurrent.shape[0]
-    h = np.zeros((n, units), np.float32)
-    c = np.zeros((n, units), np.float32)
-    projected = windows.reshape(n * steps, -1) @ kernel + bias
-    projected = projected.reshape(n, steps, 4 * units)
-    for t in range(steps):
-        z = projected[:, t] + h @ recurrent
-        i = _sigmoid(z[:, :units])
-        f = _sigmoid(z[:, units:2 * units])
-        g = np.tanh(z[:, 2 * units:3 * units])
-        o = _sigmoid(z[:, 3 * units:])
-        c = f * c + i * g
-        h = o * np.tanh(c)
+    h = c = None
+    for t in range(projected.shape[1]):
+        z = projected[:, t] if h is None else projected[:, t] + h @ recurrent
+        gates = np.tanh(z)
+        g = gates[:, 2 * units:3 * units].copy()
+        gates += 1.0
+        gates *= 0.5  # i, f, o: sigmoid of the unhalved pre-activation
+        i_g = gates[:, :units] * g
+        c = i_g if c is None else gates[:, units:2 * units] * c + i_g
+        h = gates[:, 3 * units:] * np.tanh(c)
     return h
 
 
@@ -83,18 +100,25 @@ def _softmax_seizure(x, kernel, bias):
     return (e[:, 1] / e.sum(axis=1)).astype(np.float32)
 
 
-def _conv_same(images, kernel, bias):
-    """3×3 'same' convolution of (N, H, W, C) with (3, 3, C, K), ELU: one matrix product
-    over the patches. float32."""
+def _conv_same(images, kernel):
+    """3×3 'same' convolution of (N, H, W, C) with (3, 3, C, K), without bias or
+    activation: one matrix product over the patches. float32."""
     kh, kw, c_in, c_out = kernel.shape
     n, h, w, _ = images.shape
     padded = np.pad(images, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
     patches = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))
     # (N, H, W, C, kh, kw) -> (N * H * W, kh * kw * C), in the kernel's (dy, dx, c) order.
     patches = patches.transpose(0, 1, 2, 4, 5, 3).reshape(n * h * w, kh * kw * c_in)
-    out = patches @ kernel.reshape(kh * kw * c_in, c_out)
-    out += bias
-    return _elu(out).reshape(n, h, w, c_out)
+    return (patches @ kernel.reshape(kh * kw * c_in, c_out)).reshape(n, h, w, c_out)
+
+
+def _conv_elu_pool(images, kernel, bias, ph, pw):
+    """Keras Conv2D('same', ELU) then MaxPooling2D((ph, pw)). The bias and ELU are
+    monotonic, so they commute with the maximum: applied after pooling, on ph × pw fewer
+    values, they give the same numbers."""
+    pooled = _max_pool(_conv_same(images, kernel), ph, pw)
+    pooled += bias
+    return _elu(pooled)
 
 
 def _max_pool(images, ph, pw):
@@ -115,35 +139,36 @@ class NumpyEngine:
     def __init__(self, p1_weights, p2_weights, config):
         self.p1 = dict(zip(P1_LAYOUT, (np.asarray(w, np.float32) for w in p1_weights)))
         self.p2 = dict(zip(P2_LAYOUT, (np.asarray(w, np.float32) for w in p2_weights)))
+        for weights in (self.p1, self.p2):
+            for name in ("lstm_kernel", "lstm_recurrent", "lstm_bias"):
+                weights[name] = _halve_sigmoid_gates(weights[name])
         self.config = config
-        self.p1_step_units = self.p1["dense_kernel"].shape[1]
-        # P2's per-step feature size: two pools of (2, 4) and (2, 2) over (C, M).
-        h = (config.n_channels // 2) // 2
-        w = ((config.map_values + 1) // 4) // 2
-        self.p2_step_units = h * w * self.p2["conv2_kernel"].shape[3]
+        # The per-step blocks end with the heads' LSTM input projections (4 × units).
+        self.p1_step_units = self.p1["lstm_kernel"].shape[1]
+        self.p2_step_units = self.p2["lstm_kernel"].shape[1]
 
     def p1_step(self, x):
-        """(N, 260) -> (N, dense units)."""
+        """(N, P1 step inputs) -> (N, 4 × LSTM units): the dense layer, then the LSTM's
+        input projection."""
         out = x @ self.p1["dense_kernel"]
         out += self.p1["dense_bias"]
-        return _elu(out)
+        return _lstm_inputs(_elu(out), self.p1["lstm_kernel"], self.p1["lstm_bias"])
 
     def p1_head(self, windows):
-        """(N, W, dense units) -> (N,) P(seizure)."""
-        h = _lstm(windows, self.p1["lstm_kernel"], self.p1["lstm_recurrent"],
-                  self.p1["lstm_bias"])
+        """(N, W, 4 × LSTM units) -> (N,) P(seizure)."""
+        h = _lstm(windows, self.p1["lstm_recurrent"])
         return _softmax_seizure(h, self.p1["out_kernel"], self.p1["out_bias"])
 
     def p2_step(self, maps):
-        """(N, C, M, 1) -> (N, features) of the per-step CNN."""
-        x = _conv_same(maps.astype(np.float32), self.p2["conv1_kernel"], self.p2["conv1_bias"])
-        x = _max_pool(x, 2, 4)
-        x = _conv_same(x, self.p2["conv2_kernel"], self.p2["conv2_bias"])
-        x = _max_pool(x, 2, 2)
-        return x.reshape(len(x), -1)
+        """(N, C, M, 1) -> (N, 4 × LSTM units): the per-step CNN, then the LSTM's input
+        projection."""
+        x = _conv_elu_pool(maps.astype(np.float32), self.p2["conv1_kernel"],
+                           self.p2["conv1_bias"], 2, 4)
+        x = _conv_elu_pool(x, self.p2["conv2_kernel"], self.p2["conv2_bias"], 2, 2)
+        return _lstm_inputs(x.reshape(len(x), -1), self.p2["lstm_kernel"],
+                            self.p2["lstm_bias"])
 
     def p2_head(self, windows):
-        """(N, W, features) -> (N,) P(seizure)."""
-        h = _lstm(windows, self.p2["lstm_kernel"], self.p2["lstm_recurrent"],
-                  self.p2["lstm_bias"])
+        """(N, W, 4 × LSTM units) -> (N,) P(seizure)."""
+        h = _lstm(windows, self.p2["lstm_recurrent"])
         return _softmax_seizure(h, self.p2["out_kernel"], self.p2["out_bias"])

@@ -14,7 +14,6 @@ Example::
 import pathlib
 
 import numpy as np
-from scipy import signal as sp_signal
 
 from neurokube.core.edf import write_edf
 
@@ -29,6 +28,7 @@ EXTRA_CHANNELS = ("EEG EKG1-REF", "PHOTIC-REF", "IBI", "BURSTS", "SUPPR")
 
 def background(rng, n, fs_hz):
     """One electrode of background EEG, µV."""
+    from scipy import signal as sp_signal  # 0.5 s to import: only where used
     b, a = sp_signal.butter(2, [0.5 / (fs_hz / 2), 30.0 / (fs_hz / 2)], btype="band")
     x = sp_signal.lfilter(b, a, rng.normal(0.0, 60.0, n))
     t = np.arange(n) / fs_hz

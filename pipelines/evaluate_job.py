@@ -114,7 +114,7 @@ def leaderboard_markdown(rows, command):
                       "swept, other P3 parameters as in the bundle.", "",
                   "| threshold | OVERLAP sens % | OVERLAP FA/24h | TAES sens % "
                   "| bckg flagged % |", "|---|---|---|---|---|"]
-        lines += [f"| {p['threshold']:.2f} | {p['overlap_sensitivity_pct']:.2f} "
+        lines += [f"| {p['threshold']:g} | {p['overlap_sensitivity_pct']:.2f} "
                   f"| {p['overlap_fa_per_24h']:.2f} | {p['taes_sensitivity_pct']:.2f} "
                   f"| {p['background_flagged_pct']:.3f} |" for p in r["operating_points"]]
     lines += ["", f"Produced by: `{command}`"]

@@ -14,8 +14,6 @@ from neurokube.core.formats import read_annotation
 from neurokube.core.paths import exists, join, output_path, read_text
 from neurokube.core.scoring import score_pairs
 from neurokube.pipelines import options as opts
-from neurokube.pipelines.report import REPORT_FOLDER, write_report
-from neurokube.pipelines.review import load_posteriors, review_recording
 from neurokube.transforms.training_examples import TERM_SUFFIXES, find_annotation
 
 DEFAULT_MAX_PICTURES = 20
@@ -33,6 +31,7 @@ def find_reference(ref_dir, source):
 
 
 def _row(results_dir, source):
+    from neurokube.pipelines.review import load_posteriors
     hyp = read_annotation(output_path(results_dir, source.name, ".csv_bi"))
     seiz = [e for e in hyp.events if e.label == "seiz"]
     post_path = output_path(results_dir, source.name, ".posteriors.npz")
@@ -46,8 +45,11 @@ def build_report(sources, results_dir, out_dir, bundle_dir, bundle, ref_dir=None
                  max_pictures=DEFAULT_MAX_PICTURES, formats=("png",), start_s=None,
                  duration_s=None):
     """Pictures of up to ``max_pictures`` recordings and the HTML report; returns its path."""
+    # matplotlib only where pictures are drawn (not in every command's start-up)
     from neurokube.models.evaluation import (
         DEFAULT_THRESHOLDS, RecordingResult, operating_points)
+    from neurokube.pipelines.report import REPORT_FOLDER, write_report
+    from neurokube.pipelines.review import review_recording
     labelled = [s for s in sources if exists(output_path(results_dir, s.name, ".csv_bi"))]
     rows = [_row(results_dir, s) for s in labelled]
     pictures, pairs, results = {}, [], []

@@ -51,7 +51,8 @@ def _expected_names():
     names = {"dead_letters.jsonl", ".neurokube-output"}
     for i in range(3):
         names |= {f"s{i}/01_tcp_ar/r{i}{suffix}" for suffix in
-                  (".csv_bi", ".tse", ".hyp", "_events.tsv", ".result.json")}
+                  (".csv_bi", ".tse", ".hyp", "_events.tsv", "_events.json",
+                   ".result.json")}
     return names
 
 

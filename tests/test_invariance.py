@@ -14,7 +14,7 @@ import pyedflib
 import pytest
 from scipy.signal import resample_poly
 
-from conftest import SHARED_DATA, require_shared
+from tests.conftest import SHARED_DATA, require_shared
 from neurokube import api
 from neurokube.core.edf import write_edf
 from neurokube.models.bundle import REFERENCE_BUNDLE, ModelBundle

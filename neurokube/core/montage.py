@@ -27,7 +27,6 @@ import re
 from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
-from scipy import signal as sp_signal
 
 from neurokube.core.errors import RecordingError
 from neurokube.core.feature_spec import EAR_ELECTRODES, TCP_CHANNELS, TCP_MONTAGE, FeatureSpec
@@ -280,6 +279,7 @@ def resample_ratio(fs_hz: float, spec: FeatureSpec) -> tuple[int, int]:
 
 def resample(x: np.ndarray, fs_hz: float, spec: FeatureSpec) -> np.ndarray:
     """Resample (channels, samples) µV from ``fs_hz`` to ``spec.target_fs_hz`` (float64)."""
+    from scipy import signal as sp_signal  # 0.5 s to import: only where used
     up, down = resample_ratio(fs_hz, spec)
     if up == down:
         return np.asarray(x, dtype=np.float64)
