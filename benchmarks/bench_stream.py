@@ -110,7 +110,9 @@ def main():
                    else build_corpus(work / "corpus", args.records, args.minutes))
         watch, out = work / "watch", work / "out"
         watch.mkdir()
-        start_at = time.time() + 8.0  # the job is listening by then
+        # The replays start as the job starts listening; it ends once the folder has been
+        # idle for --until_idle_s (longer than the replays' start delay).
+        start_at = time.time() + 3.0
         replays = [Replay(s, watch / s.name, args.speed, args.batch_s, start_at)
                    for s in sources]
         for r in replays:
@@ -119,7 +121,7 @@ def main():
         model = ["--model", args.model] if args.model else []
         status = neurokube(["stream", "--watch", str(watch), "--output", str(out),
                             "--poll_s", str(args.poll_s), "--settle_s", "3",
-                            "--until_idle_s", "6", "--allow_dead_letters", *model])
+                            "--until_idle_s", "10", "--allow_dead_letters", *model])
         cpu, wall = _cpu() - cpu0, time.time() - wall0
         for r in replays:
             r.join()
