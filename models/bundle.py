@@ -24,12 +24,16 @@ import json
 import os
 import pathlib
 import platform
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
 from neurokube.models.config import ModelConfig, P3Params
 from neurokube.models.numpy_engine import WEIGHTS_FILE, save_weights, weights_arrays
 from neurokube.core.feature_spec import FeatureSpec
+
+if TYPE_CHECKING:
+    from neurokube.models.detector import Detector
 
 # The shipped model, installed as package data (a folder on disk in every pip install).
 REFERENCE_BUNDLE = pathlib.Path(str(importlib.resources.files("neurokube.models.reference")))
@@ -38,7 +42,7 @@ REFERENCE_CAUSAL_BUNDLE = pathlib.Path(str(importlib.resources.files(
     "neurokube.models.reference_causal")))
 
 
-def library_versions():
+def library_versions() -> dict[str, str]:
     """Versions of the libraries a model's numbers depend on."""
     import apache_beam
     import keras
@@ -54,7 +58,7 @@ def library_versions():
     return versions
 
 
-def weights_digest(weight_lists):
+def weights_digest(weight_lists: Iterable[Sequence[np.ndarray]]) -> str:
     """SHA-256 over every weight array (dtype, shape, bytes) of the models, in order.
 
     ``weight_lists`` holds one list of arrays per model (``model.get_weights()``).
@@ -90,14 +94,14 @@ class ModelBundle:
     # parameter with a backward-compatible default existed keeps its version.
     recorded_spec: dict = None
 
-    def weight_lists(self):
+    def weight_lists(self) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
         """``(p1 arrays, p2 arrays)`` in get_weights order, or None (metadata only)."""
         if self.p1 is not None:
             return self.p1.get_weights(), self.p2.get_weights()
         return self.weights
 
     @property
-    def version(self):
+    def version(self) -> str:
         weights = self.weight_lists()
         if weights is None:  # loaded without its models: trust the recorded version
             return self.recorded_version
@@ -106,12 +110,12 @@ class ModelBundle:
         digest.update(weights_digest(weights).encode())
         return digest.hexdigest()[:16]
 
-    def spec(self):
+    def spec(self) -> dict[str, dict[str, Any]]:
         """The parameter part of the version (feature spec, model config, P3)."""
         return {"feature_spec": self.feature_spec.to_dict(), "config": self.config.to_dict(),
                 "p3": self.p3.to_dict()}
 
-    def detector(self, **kwargs):
+    def detector(self, **kwargs: Any) -> "Detector":
         """A :class:`~neurokube.models.detector.Detector`: Keras models when loaded, else
         the NumPy engine on the weights."""
         from neurokube.models.detector import Detector
@@ -123,14 +127,14 @@ class ModelBundle:
         return Detector(NumpyEngine(*self.weights, self.config), self.config, self.p3,
                         **kwargs)
 
-    def to_json(self):
+    def to_json(self) -> str:
         return json.dumps({"version": self.version, "feature_spec": self.feature_spec.to_dict(),
                            "model_config": self.config.to_dict(), "p3": self.p3.to_dict(),
                            "training": self.training, "evaluation": self.evaluation,
                            "file_digests": self.file_digests},
                           indent=1, sort_keys=True) + "\n"
 
-    def save(self, folder):
+    def save(self, folder: str | os.PathLike[str]) -> pathlib.Path:
         """Write the bundle to ``folder`` (created; files replaced atomically)."""
         folder = pathlib.Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -148,7 +152,8 @@ class ModelBundle:
         return folder
 
     @classmethod
-    def load(cls, folder, with_models=True, engine="keras"):
+    def load(cls, folder: str | os.PathLike[str], with_models: bool = True,
+             engine: str = "keras") -> "ModelBundle":
         """Load a bundle; raises ``ValueError`` if its files or version do not match.
 
         ``with_models=False`` reads only ``bundle.json`` (no Keras, no TensorFlow): enough
@@ -201,7 +206,7 @@ class ModelBundle:
         return bundle
 
 
-def file_sha256(path):
+def file_sha256(path: str | os.PathLike[str]) -> str:
     """SHA-256 of a file's bytes (hex)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -210,7 +215,8 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
-def record_evaluation(folder, markdown, board):
+def record_evaluation(folder: str | os.PathLike[str], markdown: str,
+                      board: dict[str, Any]) -> None:
     """Store an evaluation (leaderboard) in a bundle's record and model card.
 
     The evaluation is not part of the version: the model is unchanged.
@@ -230,7 +236,7 @@ def _replace_text(path, text):
     os.replace(tmp, path)
 
 
-def model_card(bundle):
+def model_card(bundle: ModelBundle) -> str:
     """A human-readable model card from the bundle's training record."""
     t = bundle.training
     lines = [f"# NeuroKube seizure detector, version {bundle.version}", ""]

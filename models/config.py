@@ -9,6 +9,9 @@ the throughput budget of about 2 CPU-seconds per EEG-hour for all models on one 
 and P1 runs 22 × 3,600 windows per EEG-hour. ``benchmarks/bench_label.py`` measures it.
 """
 import dataclasses
+from typing import Any, Mapping, TypeVar
+
+_T = TypeVar("_T")
 
 REFERENCES = ("cepstral_median", "causal_median", "energy_median", "none")
 P1_STEP_INPUTS = ("frames", "moments")
@@ -90,48 +93,48 @@ class ModelConfig:
             raise ValueError("step_s must be a whole number of frames")
 
     @property
-    def frames_per_step(self):
+    def frames_per_step(self) -> int:
         return int(round(self.step_s / self.frame_s))
 
     @property
-    def step_values(self):
+    def step_values(self) -> int:
         """Values per channel and step of the standardised frames (frames × features)."""
         return self.frames_per_step * self.n_features
 
     @property
-    def p1_input_values(self):
+    def p1_input_values(self) -> int:
         """Values per channel and step that P1 reads (see ``p1_step_input``)."""
         return self.step_values if self.p1_step_input == "frames" else 2 * self.n_features
 
     @property
-    def n_hyp(self):
+    def n_hyp(self) -> int:
         return 4
 
     @property
-    def map_values(self):
+    def map_values(self) -> int:
         """Values per channel and step fed to P2: mean and max of each feature + hyp."""
         return 2 * self.n_features + self.n_hyp
 
     @property
-    def half_window(self):
+    def half_window(self) -> int:
         return self.window_steps // 2
 
     @property
-    def context_steps(self):
+    def context_steps(self) -> tuple[int, int]:
         """Steps of past/future a step's fused output depends on (chunk overlap)."""
         reach = self.window_steps - 1 if self.causal else self.half_window
         past = reach + int(round(max(self.hyp_onset_cap_s, self.hyp_mean_window_s)
                                  / self.step_s)) + reach
         return past, 0 if self.causal else 2 * self.half_window
 
-    def replace(self, **changes):
+    def replace(self, **changes: Any) -> "ModelConfig":
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return fields_as_json(self)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
         """A config from its JSON form; a field missing from a bundle saved before it
         existed takes the value that reproduces that bundle (:data:`BEFORE_FIELD`)."""
         return from_fields(cls, {**BEFORE_FIELD, **data})
@@ -168,22 +171,22 @@ class P3Params:
         if not 0.0 < self.threshold < 1.0:
             raise ValueError("threshold must be in (0, 1)")
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: Mapping[str, Any]) -> "P3Params":
         return from_fields(cls, data)
 
 
-def fields_as_json(obj):
+def fields_as_json(obj: Any) -> dict[str, Any]:
     """A dataclass's fields as a JSON-able dict (tuples become lists)."""
     return {f.name: (list(v) if isinstance(v := getattr(obj, f.name), tuple) else v)
             for f in dataclasses.fields(obj)}
 
 
 
-def from_fields(cls, data):
+def from_fields(cls: type[_T], data: Mapping[str, Any]) -> _T:
     """``cls(**data)``, with a clear error for fields this version does not know."""
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)

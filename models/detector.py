@@ -9,11 +9,14 @@ Example::
     det = Detector.from_keras(p1_model, p2_model, ModelConfig(), P3Params())
     out = det.posteriors(chunk)          # ChunkPosteriors for chunk.own steps
 """
+from typing import Any
+
 import numpy as np
 
 from neurokube.core.model_inputs import (
-    ChunkPosteriors, hypothesis_features, p1_inputs, p1_window_batches, p2_maps, p2_window_batches,
-    step_summaries, to_steps)
+    ChunkPosteriors, ModelInput, hypothesis_features, p1_inputs, p1_window_batches, p2_maps,
+    p2_window_batches, step_summaries, to_steps)
+from neurokube.models.config import ModelConfig, P3Params
 
 
 class KerasEngine:
@@ -27,16 +30,16 @@ class KerasEngine:
         self.p1_step_units = self._p1_step.output_shape[-1]
         self.p2_step_units = self._p2_step.output_shape[-1]
 
-    def p1_step(self, x):
+    def p1_step(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self._p1_step.predict_on_batch(x))
 
-    def p1_head(self, windows):
+    def p1_head(self, windows: np.ndarray) -> np.ndarray:
         return np.asarray(self._p1_head.predict_on_batch(windows))[:, 1]
 
-    def p2_step(self, maps):
+    def p2_step(self, maps: np.ndarray) -> np.ndarray:
         return np.asarray(self._p2_step.predict_on_batch(maps))
 
-    def p2_head(self, windows):
+    def p2_head(self, windows: np.ndarray) -> np.ndarray:
         return np.asarray(self._p2_head.predict_on_batch(windows))[:, 1]
 
 
@@ -60,10 +63,11 @@ class Detector:
         self.p2_batch_windows = int(p2_batch_windows)
 
     @classmethod
-    def from_keras(cls, p1, p2, config, p3, **kwargs):
+    def from_keras(cls, p1: Any, p2: Any, config: ModelConfig, p3: P3Params,
+                   **kwargs: Any) -> "Detector":
         return cls(KerasEngine(p1, p2, config), config, p3, **kwargs)
 
-    def p1_posteriors(self, steps, mask):
+    def p1_posteriors(self, steps: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """(22, S) P(seizure) of every present channel and step (from standardised steps,
         (22, S, frames × F)); absent channels are 0."""
         steps = p1_inputs(steps, self.config)
@@ -80,7 +84,8 @@ class Detector:
             out[c, s] = self.engine.p1_head(windows.astype(np.float32, copy=False))
         return out
 
-    def p2_inputs(self, summaries, p1, mask, hyp=None):
+    def p2_inputs(self, summaries: np.ndarray, p1: np.ndarray, mask: np.ndarray,
+                  hyp: np.ndarray | None = None) -> np.ndarray:
         """(S, 22, 2F + 4 + 1) maps: step summaries, hypothesis features (from ``p1``, or
         ``hyp`` computed by the caller from a longer history) and the mask."""
         hyp = hypothesis_features(p1, self.config) if hyp is None else hyp
@@ -89,7 +94,7 @@ class Detector:
                                  maps.shape[:2] + (1,))
         return np.concatenate([maps, column], axis=-1)
 
-    def p2_posteriors(self, maps, lo=0, hi=None):
+    def p2_posteriors(self, maps: np.ndarray, lo: int = 0, hi: int | None = None) -> np.ndarray:
         """(hi - lo,) P(seizure) of P2 for steps lo..hi of ``maps``."""
         hi = maps.shape[0] if hi is None else hi
         out = np.zeros(max(0, hi - lo), dtype=np.float32)
@@ -109,7 +114,7 @@ class Detector:
             out[s - lo] = self.engine.p2_head(windows.astype(np.float32, copy=False))
         return out
 
-    def posteriors(self, chunk):
+    def posteriors(self, chunk: ModelInput) -> ChunkPosteriors:
         """P1 and P2 posteriors of the steps a :class:`ModelInput` answers for."""
         steps = to_steps(chunk.features, self.config)
         p1 = self.p1_posteriors(steps, chunk.mask)

@@ -16,12 +16,15 @@ Example::
 """
 import dataclasses
 import io
+import os
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from neurokube.core.formats import SEIZ, Annotation, Event, biclass_label, read_annotation
 from neurokube.core.paths import read_bytes
 from neurokube.core.scoring import score_pairs
+from neurokube.models.config import P3Params
 from neurokube.models.postprocess import detect_events, fuse
 
 SCORERS = ("overlap", "taes", "szcore")
@@ -40,7 +43,8 @@ class RecordingResult:
     mask: np.ndarray         # (22,)
 
     @classmethod
-    def load(cls, name, reference_path, posteriors_path):
+    def load(cls, name: str, reference_path: str | os.PathLike[str],
+             posteriors_path: str | os.PathLike[str]) -> "RecordingResult":
         ref = read_annotation(reference_path)
         seizures = [(e.start_s, e.stop_s) for e in ref.events
                     if biclass_label(e.label, str(reference_path)) == SEIZ]
@@ -48,7 +52,7 @@ class RecordingResult:
             return cls(name=name, duration_s=ref.duration_s, seizures=seizures,
                        p1=data["p1"], p2=data["p2"], mask=data["mask"])
 
-    def events(self, params, step_s):
+    def events(self, params: P3Params, step_s: float) -> list[tuple[float, float, float]]:
         fused = fuse(self.p1, self.p2, self.mask, params)
         return detect_events(fused, self.p1, self.mask, params, step_s, self.duration_s)
 
@@ -76,12 +80,15 @@ def _pairs(results, events_of):
     return pairs
 
 
-def recording_events(results, params, step_s):
+def recording_events(results: Iterable[RecordingResult], params: P3Params, step_s: float
+                     ) -> dict[str, list[tuple[float, float, float]]]:
     """{recording name: [(start_s, stop_s, confidence)]} at one operating point."""
     return {r.name: r.events(params, step_s) for r in results}
 
 
-def background_flagged(results, events_of):
+def background_flagged(results: Iterable[RecordingResult],
+                       events_of: Mapping[str, Sequence[tuple[float, float, float]]]
+                       ) -> tuple[float, float, float]:
     """(background s, background s flagged as seizure, longest false event s)."""
     background_s = flagged_s = longest_false_s = 0.0
     for r in results:
@@ -94,7 +101,10 @@ def background_flagged(results, events_of):
     return background_s, flagged_s, longest_false_s
 
 
-def corpus_metrics(results, params, step_s, scorers=SCORERS, events_of=None):
+def corpus_metrics(results: Sequence[RecordingResult], params: P3Params, step_s: float,
+                   scorers: Sequence[str] = SCORERS,
+                   events_of: Mapping[str, Sequence[tuple[float, float, float]]] | None = None
+                   ) -> dict[str, Any]:
     """Every figure of one operating point over a corpus (see the module doc);
     ``events_of`` (from :func:`recording_events`) saves recomputing the events."""
     events_of = events_of or recording_events(results, params, step_s)
@@ -117,7 +127,8 @@ def corpus_metrics(results, params, step_s, scorers=SCORERS, events_of=None):
                            "values": [round(float(v), 3) for v in lat]})
 
 
-def decision_delays(results, params, step_s):
+def decision_delays(results: Iterable[RecordingResult], params: P3Params, step_s: float
+                    ) -> dict[str, Any]:
     """Detection delay of a causal detector, as ``neurokube stream`` would emit it: for
     every reference seizure that an event overlaps, the data time at which that event's
     start was decided (:class:`~neurokube.models.postprocess.OnlineEvents`) minus the
@@ -142,7 +153,8 @@ def decision_delays(results, params, step_s):
             "values": [round(float(v), 3) for v in values]}
 
 
-def operating_points(results, params, thresholds, step_s):
+def operating_points(results: Sequence[RecordingResult], params: P3Params,
+                     thresholds: Iterable[float], step_s: float) -> list[dict[str, float]]:
     """OVERLAP sensitivity and FA/24h, TAES sensitivity and background flagged, at each
     P3 threshold (the other P3 parameters as given)."""
     points = []

@@ -17,11 +17,16 @@ Example Usage::
 import dataclasses
 import logging
 import os
+from typing import TYPE_CHECKING, Any, Sequence
 
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from neurokube.core.errors import DEFAULT_RETRY_POLICY, METRICS_NAMESPACE, RetriesExhausted
+from neurokube.core.model_inputs import ModelInput
+
+if TYPE_CHECKING:
+    from neurokube.models.detector import Detector
 
 _LOG = logging.getLogger(__name__)
 DEVICES = ("CPU", "GPU")
@@ -78,7 +83,7 @@ class DetectorModelHandler(ModelHandler):
         self._device, self._engine = device, engine
         self._retry_policy = retry_policy or DEFAULT_RETRY_POLICY
 
-    def load_model(self):
+    def load_model(self) -> "Detector":
         if self._device == "CPU":
             os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
         else:
@@ -93,7 +98,8 @@ class DetectorModelHandler(ModelHandler):
         return bundle.detector(p1_batch_windows=self._p1_batch,
                                p2_batch_windows=self._p2_batch)
 
-    def run_inference(self, batch, model, inference_args=None):
+    def run_inference(self, batch: Sequence[ModelInput], model: "Detector",
+                      inference_args: dict[str, Any] | None = None) -> list[PredictionResult]:
         results = []
         retries = Metrics.counter(METRICS_NAMESPACE, "transient_retries")
         for element in batch:
@@ -109,8 +115,8 @@ class DetectorModelHandler(ModelHandler):
             results.append(PredictionResult(example=element.path, inference=inference))
         return results
 
-    def get_num_bytes(self, batch):
+    def get_num_bytes(self, batch: Sequence[ModelInput]) -> int:
         return sum(int(element.features.nbytes) for element in batch)
 
-    def get_metrics_namespace(self):
+    def get_metrics_namespace(self) -> str:
         return METRICS_NAMESPACE

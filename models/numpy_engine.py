@@ -11,6 +11,10 @@ The engine exposes the four blocks :class:`~neurokube.models.detector.Detector` 
 per-step blocks once per step (they end with the LSTM's input projection, which depends on
 one step only), the LSTM recurrences on windows of their outputs.
 """
+import io
+import os
+from typing import Iterable
+
 import numpy as np
 
 WEIGHTS_FILE = "weights.npz"
@@ -21,19 +25,18 @@ P2_LAYOUT = ("conv1_kernel", "conv1_bias", "conv2_kernel", "conv2_bias", "lstm_k
              "lstm_recurrent", "lstm_bias", "out_kernel", "out_bias")
 
 
-def weights_arrays(folder):
+def weights_arrays(folder: str | os.PathLike[str]
+                   ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The ``(p1 arrays, p2 arrays)`` of a bundle's ``weights.npz``, in get_weights order."""
-    import os
     with np.load(os.path.join(str(folder), WEIGHTS_FILE), allow_pickle=False) as data:
         p1 = [data[f"p1/{k:02d}"] for k in range(len(P1_LAYOUT))]
         p2 = [data[f"p2/{k:02d}"] for k in range(len(P2_LAYOUT))]
     return p1, p2
 
 
-def save_weights(folder, p1_weights, p2_weights):
+def save_weights(folder: str | os.PathLike[str], p1_weights: Iterable[np.ndarray],
+                 p2_weights: Iterable[np.ndarray]) -> None:
     """Write ``weights.npz`` (raw arrays, no pickles)."""
-    import io
-    import os
     buffer = io.BytesIO()
     arrays = {f"p1/{k:02d}": w for k, w in enumerate(p1_weights)}
     arrays.update({f"p2/{k:02d}": w for k, w in enumerate(p2_weights)})
@@ -147,19 +150,19 @@ class NumpyEngine:
         self.p1_step_units = self.p1["lstm_kernel"].shape[1]
         self.p2_step_units = self.p2["lstm_kernel"].shape[1]
 
-    def p1_step(self, x):
+    def p1_step(self, x: np.ndarray) -> np.ndarray:
         """(N, P1 step inputs) -> (N, 4 × LSTM units): the dense layer, then the LSTM's
         input projection."""
         out = x @ self.p1["dense_kernel"]
         out += self.p1["dense_bias"]
         return _lstm_inputs(_elu(out), self.p1["lstm_kernel"], self.p1["lstm_bias"])
 
-    def p1_head(self, windows):
+    def p1_head(self, windows: np.ndarray) -> np.ndarray:
         """(N, W, 4 × LSTM units) -> (N,) P(seizure)."""
         h = _lstm(windows, self.p1["lstm_recurrent"])
         return _softmax_seizure(h, self.p1["out_kernel"], self.p1["out_bias"])
 
-    def p2_step(self, maps):
+    def p2_step(self, maps: np.ndarray) -> np.ndarray:
         """(N, C, M, 1) -> (N, 4 × LSTM units): the per-step CNN, then the LSTM's input
         projection."""
         x = _conv_elu_pool(maps.astype(np.float32), self.p2["conv1_kernel"],
@@ -168,7 +171,7 @@ class NumpyEngine:
         return _lstm_inputs(x.reshape(len(x), -1), self.p2["lstm_kernel"],
                             self.p2["lstm_bias"])
 
-    def p2_head(self, windows):
+    def p2_head(self, windows: np.ndarray) -> np.ndarray:
         """(N, W, 4 × LSTM units) -> (N,) P(seizure)."""
         h = _lstm(windows, self.p2["lstm_recurrent"])
         return _softmax_seizure(h, self.p2["out_kernel"], self.p2["out_bias"])

@@ -5,10 +5,15 @@ Example::
     fused = fuse(p1, p2, mask, params)                       # (S,)
     events = detect_events(fused, p1, mask, params, step_s)  # [(start_s, stop_s, conf)]
 """
+from typing import Sequence
+
 import numpy as np
 
+from neurokube.core.model_inputs import ChunkPosteriors
+from neurokube.models.config import P3Params
 
-def top_k_mean(p1, mask, k):
+
+def top_k_mean(p1: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
     """Mean of the k highest P1 channel posteriors per step (present channels only)."""
     present = np.asarray(p1, np.float64)[np.asarray(mask, bool)]
     if present.shape[0] == 0:
@@ -17,7 +22,7 @@ def top_k_mean(p1, mask, k):
     return np.sort(present, axis=0)[-k:].mean(axis=0)
 
 
-def fuse(p1, p2, mask, params):
+def fuse(p1: np.ndarray, p2: np.ndarray, mask: np.ndarray, params: P3Params) -> np.ndarray:
     """p(t) = w · p_P2(t) + (1 − w) · mean of the top-k P1 channel posteriors."""
     return params.p2_weight * np.asarray(p2, np.float64) + (1.0 - params.p2_weight) * top_k_mean(
         p1, mask, params.top_k)
@@ -30,7 +35,9 @@ def _runs(flags):
     return edges.reshape(-1, 2)
 
 
-def detect_events(fused, p1, mask, params, step_s, duration_s=None):
+def detect_events(fused: np.ndarray, p1: np.ndarray, mask: np.ndarray, params: P3Params,
+                  step_s: float, duration_s: float | None = None
+                  ) -> list[tuple[float, float, float]]:
     """Seizure events from the fused posterior, with the P3 heuristics.
 
     Parameters
@@ -77,7 +84,10 @@ def detect_events(fused, p1, mask, params, step_s, duration_s=None):
     return events
 
 
-def channel_events(p1, mask, events, params, step_s, channel_names):
+def channel_events(p1: np.ndarray, mask: np.ndarray,
+                   events: Sequence[tuple[float, float, float]], params: P3Params,
+                   step_s: float, channel_names: Sequence[str]
+                   ) -> list[tuple[str, float, float, float]]:
     """Per-channel seizure events within the term events (for TUSZ's per-channel ``.csv``).
 
     Inside each term event, a present channel is in seizure where its P1 posterior is
@@ -108,7 +118,8 @@ def channel_events(p1, mask, events, params, step_s, channel_names):
     return out
 
 
-def assemble(chunks, params, step_s):
+def assemble(chunks: Sequence[ChunkPosteriors], params: P3Params, step_s: float
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[float, float, float]]]:
     """A recording's posteriors and events from its chunks' posteriors (in chunk order).
 
     Returns
@@ -165,7 +176,8 @@ class OnlineEvents:
         self._decided = False
         return out
 
-    def update(self, fused, p1, mask):
+    def update(self, fused: np.ndarray, p1: np.ndarray, mask: np.ndarray
+               ) -> list[tuple[str, float | tuple[float, float, float], int]]:
         """Steps ``self.step ..`` of the fused (S,) and P1 (C, S) posteriors; returns the
         decisions they bring."""
         p = self._params
@@ -194,16 +206,17 @@ class OnlineEvents:
         self.step += len(fused)
         return out
 
-    def open_start_s(self):
+    def open_start_s(self) -> float | None:
         """Start (s) of the event whose start is decided but whose end is not, or None."""
         return float(self._start * self._step_s) if self._decided else None
 
-    def open_confidence(self):
+    def open_confidence(self) -> float | None:
         """Mean fused posterior of the open event so far (None without one)."""
         if not self._decided:
             return None
         return float(self._sum_to_stop / max(self._stop - self._start, 1))
 
-    def finish(self, duration_s=None):
+    def finish(self, duration_s: float | None = None
+               ) -> list[tuple[str, float | tuple[float, float, float], int]]:
         """The recording ended: close the open event; returns the decisions."""
         return self._close(self.step, duration_s) if self._start is not None else []

@@ -19,6 +19,7 @@ Example::
         decisions = stream.advance(src, detector, final=False)
 """
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +31,10 @@ from neurokube.core.feature_stream import (
 from neurokube.core.model_inputs import (
     hypothesis_features, step_summaries, to_model_input, to_steps)
 from neurokube.models.postprocess import OnlineEvents, fuse
+
+if TYPE_CHECKING:
+    from neurokube.core.edf import EdfSource
+    from neurokube.models.detector import Detector
 
 
 class RecordingStream:
@@ -81,7 +86,8 @@ class RecordingStream:
                                 features.shape[1], src.plan.montage, self.spec)
         self.mask, self.montage = stats.mask, stats.montage
 
-    def advance(self, src, detector, final=False, now=None):
+    def advance(self, src: "EdfSource", detector: "Detector", final: bool = False,
+                now: str | None = None) -> list[dict[str, Any]]:
         """Label the seconds that ``src`` (opened ``growing=True``) now completes.
 
         ``final``: no more records will come (the file stopped growing): every second is
@@ -165,7 +171,7 @@ class RecordingStream:
         self.decisions += out
         return out
 
-    def events(self):
+    def events(self) -> list[tuple[float, float, float | None]]:
         """The events so far: [(start_s, stop_s, confidence)], the open one (start decided)
         running to the data labelled so far."""
         events = list(self.online.events)

@@ -16,12 +16,19 @@ import hashlib
 import itertools
 import logging
 import re
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from neurokube.core.model_inputs import (
     feature_moments, p1_inputs, standardise, step_summaries, window_index)
-from neurokube.models.config import P3Params, fields_as_json, from_fields
+from neurokube.core.feature_spec import FeatureSpec
+from neurokube.models.config import ModelConfig, P3Params, fields_as_json, from_fields
+
+if TYPE_CHECKING:
+    from neurokube.models.bundle import ModelBundle
+    from neurokube.models.detector import Detector
+    from neurokube.models.evaluation import RecordingResult
 
 _LOG = logging.getLogger(__name__)
 
@@ -51,13 +58,14 @@ def _frames(ex, config):
     return ex.steps.reshape(c, s * config.frames_per_step, config.n_features)
 
 
-def input_statistics(examples, config):
+def input_statistics(examples: Iterable[RecordingExample], config: ModelConfig) -> ModelConfig:
     """``config`` with the feature mean and scale of the training examples recorded."""
     mean, scale = feature_moments((_frames(ex, config), ex.mask) for ex in examples)
     return config.replace(feature_mean=mean, feature_scale=scale)
 
 
-def standardise_examples(examples, config):
+def standardise_examples(examples: Sequence[RecordingExample], config: ModelConfig
+                         ) -> Sequence[RecordingExample]:
     """Standardise and clip every example's steps in place; compute their summaries."""
     for ex in examples:
         frames = _frames(ex, config)
@@ -98,16 +106,16 @@ class TrainConfig:
     p3_min_channels: tuple = (1, 2, 3)
     p3_top_k: tuple = (3,)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return fields_as_json(self)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
         return from_fields(cls, {k: tuple(v) if isinstance(v, list) else v
                                  for k, v in data.items()})
 
 
-def read_examples(file_pattern):
+def read_examples(file_pattern: str) -> list[RecordingExample]:
     """Recording examples from TFRecord shards (tfx-bsl TFXIO), sorted by path."""
     from tfx_bsl.public import tfxio
     source = tfxio.TFExampleRecord(file_pattern=file_pattern)
@@ -136,7 +144,7 @@ def _decode_row(row):
         seizures=[tuple(s) for s in seizures], duration_s=float(row["duration_s"][0]))
 
 
-def configure_determinism(seed):
+def configure_determinism(seed: int) -> None:
     """Seed every RNG and make TensorFlow deterministic and single-threaded."""
     import keras
     import tensorflow as tf
@@ -158,7 +166,9 @@ def _sample(positive, negative, ratio, cap, rng):
     return positive, negative
 
 
-def p1_training_set(examples, config, train_cfg, rng):
+def p1_training_set(examples: Sequence[RecordingExample], config: ModelConfig,
+                    train_cfg: TrainConfig, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """P1 windows (N, W, V), labels (N,) and example indices (N,) from every present
     channel of every example."""
     index = []  # (example, channel, step, label)
@@ -181,7 +191,9 @@ def p1_training_set(examples, config, train_cfg, rng):
     return windows, chosen[:, 3].astype(np.int64), chosen[:, 0]
 
 
-def p2_training_set(examples, p1_posteriors, detector, train_cfg, rng):
+def p2_training_set(examples: Sequence[RecordingExample], p1_posteriors: Iterable[np.ndarray],
+                    detector: "Detector", train_cfg: TrainConfig, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """P2 windows (N, W, C, M), term labels (N,) and example indices (N,), with
     ``p1_posteriors`` (one (C, S) array per example) as P2's hypothesis features."""
     maps_of, index = [], []
@@ -204,14 +216,17 @@ def p2_training_set(examples, p1_posteriors, detector, train_cfg, rng):
     return windows, chosen[:, 2].astype(np.int64), chosen[:, 0]
 
 
-def fold_of(path, n_folds):
+def fold_of(path: str, n_folds: int) -> int:
     """Cross-fitting fold of an example, from its name: the variants of one mixed
     background (``..._mixNN``) share a fold."""
     stem = re.sub(r"_mix\d+$", "", path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0])
     return int(hashlib.sha256(stem.encode()).hexdigest(), 16) % n_folds
 
 
-def out_of_fold_p1(train, dev_windows, config, train_cfg, rng, full_detector):
+def out_of_fold_p1(train: Sequence[RecordingExample], dev_windows: Sequence[np.ndarray],
+                   config: ModelConfig, train_cfg: TrainConfig, rng: np.random.Generator,
+                   full_detector: "Detector"
+                   ) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
     """P1 posteriors of every training example from a P1 that never saw its fold.
 
     P2 learns from P1's hypothesis features; taken from a P1 trained on the same
@@ -240,7 +255,8 @@ def out_of_fold_p1(train, dev_windows, config, train_cfg, rng, full_detector):
     return posteriors, histories
 
 
-def window_weights(labels, corpora, train_cfg):
+def window_weights(labels: np.ndarray, corpora: Sequence[str] | None,
+                   train_cfg: TrainConfig) -> np.ndarray:
     """Per-window training weights: each class weighs half of the total and, when
     ``balance_corpora``, every corpus the same within a class (capped at
     ``max_corpus_weight`` times the mean weight), normalised to mean 1."""
@@ -264,7 +280,9 @@ def window_weights(labels, corpora, train_cfg):
     return weights.astype(np.float32)
 
 
-def fit(model, windows, labels, train_cfg, epochs, validation, corpora=None):
+def fit(model: Any, windows: np.ndarray, labels: np.ndarray, train_cfg: TrainConfig,
+        epochs: int, validation: Sequence[np.ndarray],
+        corpora: Sequence[str] | None = None) -> dict[str, Any]:
     """Adam with class- and corpus-balanced window weights (:func:`window_weights`),
     stopped early on the validation loss (``validation`` = (windows, labels, ...); the
     best epoch's weights are kept); deterministic given the seed. Returns the history."""
@@ -282,7 +300,8 @@ def fit(model, windows, labels, train_cfg, epochs, validation, corpora=None):
     return out
 
 
-def recording_results(examples, detector):
+def recording_results(examples: Iterable[RecordingExample], detector: "Detector"
+                      ) -> list["RecordingResult"]:
     """:class:`~neurokube.models.evaluation.RecordingResult` of every example."""
     from neurokube.models.evaluation import RecordingResult
     out = []
@@ -300,7 +319,9 @@ def _flagged_pct(results, events_of):
     return 100.0 * flagged_s / background_s if background_s else 0.0
 
 
-def tune_p3(results, step_s, train_cfg, corpus_of=None):
+def tune_p3(results: Sequence["RecordingResult"], step_s: float, train_cfg: TrainConfig,
+            corpus_of: Mapping[str, str] | None = None
+            ) -> tuple[P3Params, list[tuple[dict[str, Any], float, float, float]]]:
     """Grid search of the P3 parameters on the dev set, under a false-alarm budget.
 
     Objective (CHOICE): among the grid points whose NEDC OVERLAP false-alarm rate is
@@ -350,7 +371,10 @@ def _dev_metrics(results, params, step_s):
                               "background_flagged_pct", "longest_false_event_s")}
 
 
-def train_bundle(train, dev, feature_spec, config, train_cfg, report_only=()):
+def train_bundle(train: Sequence[RecordingExample], dev: Sequence[RecordingExample],
+                 feature_spec: FeatureSpec, config: ModelConfig, train_cfg: TrainConfig,
+                 report_only: Sequence[str] = ()
+                 ) -> tuple["ModelBundle", dict[str, Any]]:
     """Train P1 and P2 and tune P3; returns (ModelBundle, report dict).
 
     The input standardisation is measured on ``train`` and recorded in the bundle's
