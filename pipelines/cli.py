@@ -15,6 +15,7 @@ import argparse
 import importlib
 import logging
 import sys
+from typing import NoReturn, Sequence
 
 from neurokube import __version__
 from neurokube.pipelines.options import EXIT_USAGE, UsageError
@@ -39,11 +40,11 @@ _BEAM_SUBCOMMANDS = {"featurize", "label", "stream", "train", "evaluate"}
 class Parser(argparse.ArgumentParser):
     """argparse, with a usage error as one line (``neurokube <command>: error: ...``)."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def build_parser():
+def build_parser() -> Parser:
     parser = Parser(
         prog="neurokube",
         description="Seizure labelling of clinical EEG at corpus scale on Apache Beam.")
@@ -56,7 +57,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     command = next((a for a in argv if a in SUBCOMMANDS), None)

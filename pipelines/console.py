@@ -20,6 +20,7 @@ import re
 import sys
 import threading
 import time
+from typing import Any, Iterable, Iterator, TextIO
 
 # Log lines of TensorFlow/absl (C++: "I0000 00:00:...", "W1130 ..."), their preamble, and
 # Beam's worker-log forwarding.
@@ -48,7 +49,7 @@ def _pump(read_fd, write_fd):
 
 
 @contextlib.contextmanager
-def quiet(log_level="WARNING"):
+def quiet(log_level: str = "WARNING") -> Iterator[None]:
     """Filter framework noise from stderr (descriptor 2) for the duration of the block."""
     if log_level == "DEBUG":
         yield
@@ -124,7 +125,7 @@ class Progress:
                     except (OSError, ValueError):
                         pass
 
-    def line(self):
+    def line(self) -> str:
         elapsed = max(time.time() - self._started, 1e-9)
         done = len(self._seen)
         rate = self._hours * 3600 / elapsed
@@ -158,14 +159,16 @@ class Progress:
         return False
 
 
-def print_dead_letters(letters, stream=None):
+def print_dead_letters(letters: Iterable[dict[str, Any]],
+                       stream: TextIO | None = None) -> None:
     """Each dead letter on one plain line: name, stage, reason."""
     stream = stream or sys.stdout
     for letter in letters:
         stream.write(f"dead letter: {letter['path']} [{letter['stage']}] {letter['reason']}\n")
 
 
-def print_results_table(rows, stream=None, limit=20):
+def print_results_table(rows: list[dict[str, Any]], stream: TextIO | None = None,
+                        limit: int = 20) -> None:
     """Recording, duration, events, seizure seconds: the first ``limit`` rows."""
     stream = stream or sys.stdout
     if not rows:

@@ -11,7 +11,10 @@ Example::
 
     neurokube demo-corpus --output demo_corpus --records 4 --minutes 3
 """
+import argparse
+import os
 import pathlib
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -26,7 +29,7 @@ MONTAGE_FOLDERS = (("01_tcp_ar", "REF", False), ("02_tcp_le", "LE", False),
 EXTRA_CHANNELS = ("EEG EKG1-REF", "PHOTIC-REF", "IBI", "BURSTS", "SUPPR")
 
 
-def background(rng, n, fs_hz):
+def background(rng: np.random.Generator, n: int, fs_hz: float) -> np.ndarray:
     """One electrode of background EEG, µV."""
     from scipy import signal as sp_signal  # 0.5 s to import: only where used
     b, a = sp_signal.butter(2, [0.5 / (fs_hz / 2), 30.0 / (fs_hz / 2)], btype="band")
@@ -36,7 +39,7 @@ def background(rng, n, fs_hz):
     return x + alpha + rng.normal(0.0, 1.5, n)
 
 
-def discharge(rng, n, fs_hz):
+def discharge(rng: np.random.Generator, n: int, fs_hz: float) -> np.ndarray:
     """Rhythmic spike-and-wave activity of ``n`` samples with a ramped envelope, µV."""
     t = np.arange(n) / fs_hz
     f0 = rng.uniform(3.0, 6.0)
@@ -46,7 +49,8 @@ def discharge(rng, n, fs_hz):
     return rng.uniform(80.0, 150.0) * wave * ramp
 
 
-def seizure_plan(rng, duration_s):
+def seizure_plan(rng: np.random.Generator,
+                 duration_s: float) -> list[tuple[float, float, tuple[str, ...]]]:
     """Non-overlapping (start_s, stop_s, region) seizures, 10-40 s each."""
     events, t = [], rng.uniform(20.0, 60.0)
     while True:
@@ -57,7 +61,9 @@ def seizure_plan(rng, duration_s):
         t += length + rng.uniform(40.0, 120.0)
 
 
-def make_recording(rng, fs_hz, duration_s, with_seizures):
+def make_recording(rng: np.random.Generator, fs_hz: float, duration_s: float,
+                   with_seizures: bool
+                   ) -> tuple[dict[str, np.ndarray], list[tuple[float, float]]]:
     n = int(round(duration_s * fs_hz))
     signals = {e: background(rng, n, fs_hz) for e in ELECTRODES}
     events = seizure_plan(rng, duration_s) if with_seizures else []
@@ -69,7 +75,7 @@ def make_recording(rng, fs_hz, duration_s, with_seizures):
     return signals, [(s, e) for s, e, _ in events]
 
 
-def csv_bi_text(bname, duration_s, events):
+def csv_bi_text(bname: str, duration_s: float, events: Iterable[tuple[float, float]]) -> str:
     lines = ["# version = csv_v1.0.0", f"# bname = {bname}",
              f"# duration = {duration_s:.4f} secs", "#",
              "channel,start_time,stop_time,label,confidence"]
@@ -77,7 +83,9 @@ def csv_bi_text(bname, duration_s, events):
     return "\n".join(lines) + "\n"
 
 
-def make_demo_corpus(output_dir, records=4, minutes=3.0, seed=0, rates=(250, 256, 400, 512)):
+def make_demo_corpus(output_dir: str | os.PathLike[str], records: int = 4,
+                     minutes: float = 3.0, seed: int = 0,
+                     rates: Sequence[int] = (250, 256, 400, 512)) -> list[str]:
     """Write ``records`` recordings under ``output_dir/edf/demo/...``; return their paths."""
     rng = np.random.default_rng(seed)
     out = pathlib.Path(output_dir)
@@ -100,7 +108,7 @@ def make_demo_corpus(output_dir, records=4, minutes=3.0, seed=0, rates=(250, 256
     return paths
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "demo-corpus", help="write a small synthetic TUSZ-layout corpus (EDF + .csv_bi)")
     parser.add_argument("--output", required=True, help="folder to write the corpus to")
@@ -111,7 +119,7 @@ def add_parser(subparsers):
     return parser
 
 
-def run(args, _):
+def run(args: argparse.Namespace, _: list[str]) -> int:
     paths = make_demo_corpus(args.output, args.records, args.minutes, args.seed)
     print(f"wrote {len(paths)} recordings under {args.output}/edf")
     return 0

@@ -15,11 +15,13 @@ Example::
     neurokube evaluate --model models/reference --corpus eval=work/tcp_eval/edf \
         --corpus chbmit=../shared/data/chbmit_chb03 --output work/leaderboard
 """
+import argparse
 import json
 import os
 import shlex
 import sys
 import time
+from typing import TYPE_CHECKING, Any, Sequence
 
 import apache_beam as beam
 
@@ -30,6 +32,9 @@ from neurokube.pipelines.console import quiet
 from neurokube.pipelines.label_job import build_label_pipeline
 from neurokube.pipelines.run_files import finish_run, prepare_output
 from neurokube.transforms.training_examples import TERM_SUFFIXES, find_annotation
+
+if TYPE_CHECKING:
+    from neurokube.models.bundle import ModelBundle
 
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_MD = "leaderboard.md"
@@ -42,12 +47,13 @@ def _corpus(text):
     return name, path
 
 
-def bundle_tag(folder, bundle):
+def bundle_tag(folder: str, bundle: "ModelBundle") -> str:
     return f"{os.path.basename(os.path.normpath(str(folder)))}-{bundle.version[:8]}"
 
 
-def evaluate_one(bundle_dir, bundle, corpus_name, corpus_spec, out_dir, argv, thresholds,
-                 overwrite):
+def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str, corpus_spec: str,
+                 out_dir: str, argv: list[str], thresholds: Sequence[float],
+                 overwrite: bool) -> dict[str, Any]:
     """Label one corpus with one bundle and compute its figures (a leaderboard row)."""
     from neurokube.models.evaluation import (
         RecordingResult, corpus_metrics, decision_delays, operating_points)
@@ -90,7 +96,7 @@ def _fmt(value, digits=2):
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def leaderboard_markdown(rows, command):
+def leaderboard_markdown(rows: list[dict[str, Any]], command: str) -> str:
     """The leaderboard as Markdown: the summary table, then each operating-point curve."""
     lines = ["| bundle | corpus | recs | hours | seizures | OVERLAP sens % | OVERLAP FA/24h "
              "| OVERLAP F1 % | TAES sens % | TAES FA/24h | SzCORE sens % | SzCORE prec % "
@@ -121,7 +127,7 @@ def leaderboard_markdown(rows, command):
     return "\n".join(lines) + "\n"
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "evaluate", help="label annotated corpora with one or more bundles and score them "
                          "(leaderboard.md / leaderboard.json)",
@@ -142,7 +148,7 @@ def add_parser(subparsers):
     return parser
 
 
-def run(args, beam_argv):
+def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     corpora = [_corpus(text) for text in args.corpus]
     names = [name for name, _ in corpora]
     if len(set(names)) != len(names):

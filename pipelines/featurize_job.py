@@ -7,8 +7,10 @@ Example::
 
     neurokube featurize --input 'corpus/edf/**/*.edf' --output features/
 """
+import argparse
 import platform
 import time
+from typing import TYPE_CHECKING
 
 import apache_beam as beam
 
@@ -23,12 +25,18 @@ from neurokube.transforms.featurize import FEATURE_SUFFIX, Featurize, ReadSource
 from neurokube.transforms.stages import DEAD_LETTER, MAIN, flatten_dead_letters
 from neurokube.transforms.write import WriteDeadLetters, WriteRunSummary
 
+if TYPE_CHECKING:
+    from neurokube.core.feature_spec import FeatureSpec
+    from neurokube.core.sources import InputSet
+
 FEATURE_SPEC_FILE = "feature_spec.json"
 SUMMARY_FILE = "featurize_run.json"
 
 
-def build_featurize_pipeline(p, inputs, output_dir, spec, chunk_s=DEFAULT_CHUNK_S,
-                             whole_max_s=DEFAULT_WHOLE_MAX_S, run_id="run"):
+def build_featurize_pipeline(p: beam.Pipeline, inputs: "InputSet", output_dir: str,
+                             spec: "FeatureSpec", chunk_s: float = DEFAULT_CHUNK_S,
+                             whole_max_s: float = DEFAULT_WHOLE_MAX_S,
+                             run_id: str = "run") -> dict[str, beam.PCollection]:
     """Wire the featurize job into pipeline ``p``.
 
     Parameters
@@ -62,7 +70,7 @@ def build_featurize_pipeline(p, inputs, output_dir, spec, chunk_s=DEFAULT_CHUNK_
     return {MAIN: written[MAIN], DEAD_LETTER: dead}
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "featurize", help="EDF recordings -> TCP montage -> 26 LFCC features per channel",
         description="Compute the LFCC features of every recording; Beam flags may follow.")
@@ -80,7 +88,7 @@ def add_parser(subparsers):
     return parser
 
 
-def run(args, beam_argv):
+def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     """Run ``neurokube featurize``; returns the exit status."""
     spec = opts.load_feature_spec(args.feature_spec)
     inputs = opts.list_inputs(args.input)

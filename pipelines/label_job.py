@@ -10,9 +10,11 @@ Example::
         --formats csv_bi,tse,hyp,events_tsv --runner_config direct
     neurokube label --input gs://corpus/edf/ --output gs://results/v3/ --incremental
 """
+import argparse
 import os
 import platform
 import time
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import apache_beam as beam
 
@@ -31,15 +33,25 @@ from neurokube.transforms.write import (
     FORMATS, RESULT_META_SUFFIX, WriteDeadLetters, WriteDetections, WriteRunSummary,
     format_path)
 
+if TYPE_CHECKING:
+    from neurokube.core.sources import InputSet, Source
+    from neurokube.models.bundle import ModelBundle
+    from neurokube.models.handler import DetectorModelHandler
+
 # Recordings up to an hour are processed whole; longer ones in 20-minute chunks, which
 # keeps a worker under 2 GB even for 24-hour, 512 Hz recordings.
 DEFAULT_CHUNK_S = 1200.0
 DEFAULT_WHOLE_MAX_S = 3600.0
 
 
-def build_label_pipeline(p, inputs, output_dir, bundle, handler, formats=("csv_bi",),
-                         chunk_s=DEFAULT_CHUNK_S, options_record=None, incremental=False,
-                         whole_max_s=DEFAULT_WHOLE_MAX_S, run_id="run"):
+def build_label_pipeline(p: beam.Pipeline, inputs: "InputSet", output_dir: str,
+                         bundle: "ModelBundle", handler: "DetectorModelHandler",
+                         formats: Sequence[str] = ("csv_bi",),
+                         chunk_s: float = DEFAULT_CHUNK_S,
+                         options_record: dict[str, Any] | None = None,
+                         incremental: bool = False,
+                         whole_max_s: float = DEFAULT_WHOLE_MAX_S,
+                         run_id: str = "run") -> dict[str, beam.PCollection]:
     """Wire the label job into pipeline ``p``.
 
     Parameters
@@ -102,7 +114,7 @@ def build_label_pipeline(p, inputs, output_dir, bundle, handler, formats=("csv_b
     return {MAIN: written[MAIN], DEAD_LETTER: dead, SKIPPED: todo[SKIPPED]}
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "label", help="label seizures in EDF recordings (writes .csv_bi and more per recording)",
         description="Run the seizure detector over recordings; Beam flags may follow.")
@@ -142,7 +154,7 @@ def add_parser(subparsers):
     return parser
 
 
-def run(args, beam_argv):
+def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     """Run ``neurokube label``; returns the exit status (see :mod:`.run_files`)."""
     from neurokube.models.handler import DetectorModelHandler
     bundle_dir, bundle = opts.load_bundle(args.model)
@@ -186,7 +198,8 @@ def run(args, beam_argv):
     return opts.exit_status(summary, args)
 
 
-def dry_run(args, inputs, bundle_dir, bundle, formats, argv):
+def dry_run(args: argparse.Namespace, inputs: "InputSet", bundle_dir: str,
+            bundle: "ModelBundle", formats: list[str], argv: list[str]) -> int:
     """Build the job for its runner (Dataflow: the job description) without running it:
     no output is touched and no credential is looked up."""
     from neurokube.models.handler import DetectorModelHandler
@@ -201,7 +214,8 @@ def dry_run(args, inputs, bundle_dir, bundle, formats, argv):
     return 0
 
 
-def result_rows(output_dir, sources, limit=20):
+def result_rows(output_dir: str, sources: Iterable["Source"],
+                limit: int = 20) -> list[dict[str, Any]]:
     """Closing-table rows of the first ``limit`` recordings labelled (from their .csv_bi)."""
     from neurokube.core.formats import read_annotation
     from neurokube.core.paths import exists

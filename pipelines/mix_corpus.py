@@ -7,6 +7,7 @@ Example::
     neurokube mix-corpus --backgrounds train_backgrounds.list --bonn ../shared/data/bonn \
         --segments 1-60 --output work/mixed_train --seed 11
 """
+import argparse
 import json
 
 from neurokube.core.mixing import MixConfig, mix_corpus
@@ -14,7 +15,7 @@ from neurokube.core.paths import atomic_write_text, join
 from neurokube.pipelines import options as opts
 
 
-def parse_ranges(text):
+def parse_ranges(text: str) -> list[int]:
     """``'1-60,70'`` -> [1, ..., 60, 70]."""
     numbers = []
     for part in str(text).split(","):
@@ -23,7 +24,7 @@ def parse_ranges(text):
     return numbers
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "mix-corpus", help="write a training corpus: Bonn ictal EEG placed into real "
                            "multichannel backgrounds, with augmentations")
@@ -39,7 +40,7 @@ def add_parser(subparsers):
     return parser
 
 
-def run(args, _):
+def run(args: argparse.Namespace, _: list[str]) -> int:
     inputs = opts.list_inputs(args.backgrounds)
     usable = [s.url for s in inputs.sources if not s.problem]
     cfg = MixConfig()

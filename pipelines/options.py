@@ -16,9 +16,17 @@ Example::
 import argparse
 import math
 import os
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from neurokube.core.sources import list_recordings
 from neurokube.pipelines import runner_config
+
+if TYPE_CHECKING:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from neurokube.core.feature_spec import FeatureSpec
+    from neurokube.core.sources import InputSet
+    from neurokube.models.bundle import ModelBundle
 
 # Exit statuses (documented in the README).
 EXIT_OK = 0
@@ -34,7 +42,7 @@ class UsageError(Exception):
     """A bad command line or input that stops the job before it starts (exit status 2)."""
 
 
-def add_io_arguments(parser):
+def add_io_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", dest="input", nargs="+", required=True, metavar="INPUT",
                         help="recordings: glob patterns, folders (searched recursively for "
                              "*.edf), single EDF files or list files (.list/.txt, one path "
@@ -43,12 +51,12 @@ def add_io_arguments(parser):
                         help="output folder (local path or gs:// URL)")
 
 
-def add_model_argument(parser):
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None,
                         help="model bundle folder (default: the shipped reference model)")
 
 
-def add_run_arguments(parser):
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags every Beam job shares: output safety, exit status, runner configuration."""
     parser.add_argument("--overwrite", action="store_true",
                         help="write into an output folder that holds files NeuroKube did "
@@ -59,9 +67,9 @@ def add_run_arguments(parser):
     runner_config.add_runner_config_argument(parser, default="direct")
 
 
-def format_list(choices):
+def format_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
     """argparse type: a comma-separated list of formats from ``choices``."""
-    def parse(text):
+    def parse(text: str) -> list[str]:
         names = [name.strip() for name in str(text).split(",") if name.strip()]
         unknown = [name for name in names if name not in choices]
         if unknown or not names:
@@ -72,9 +80,9 @@ def format_list(choices):
     return parse
 
 
-def seconds(minimum=0.0):
+def seconds(minimum: float = 0.0) -> Callable[[str], float]:
     """argparse type: a finite number of seconds, at least ``minimum``."""
-    def parse(text):
+    def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
@@ -86,7 +94,7 @@ def seconds(minimum=0.0):
     return parse
 
 
-def positive_int(text):
+def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     try:
         value = int(text)
@@ -97,7 +105,7 @@ def positive_int(text):
     return value
 
 
-def load_bundle(model):
+def load_bundle(model: str | None) -> tuple[str, "ModelBundle"]:
     """(folder, bundle read without Keras) of ``--model`` or the reference model, verified.
 
     The files, their digests and ``VERSION`` are checked here, in the launcher; the
@@ -111,7 +119,7 @@ def load_bundle(model):
         raise UsageError(f"--model {folder}: {exc}") from None
 
 
-def list_inputs(specs):
+def list_inputs(specs: str | Sequence[str]) -> "InputSet":
     """The :class:`~neurokube.core.sources.InputSet` of ``--input``, or a usage error."""
     try:
         return list_recordings(specs)
@@ -119,7 +127,7 @@ def list_inputs(specs):
         raise UsageError(f"--input: {exc}") from None
 
 
-def beam_argv(args, extra):
+def beam_argv(args: argparse.Namespace, extra: Sequence[str] | None) -> list[str]:
     """Beam flags: the runner configuration, overridden by explicit ``extra`` flags.
 
     Raises
@@ -139,18 +147,18 @@ def beam_argv(args, extra):
     return argv
 
 
-def is_dry_run(argv):
+def is_dry_run(argv: Iterable[str]) -> bool:
     """Whether Beam is asked to build the job without running it (``--dry_run=True``)."""
     from apache_beam.options.pipeline_options import PipelineOptions
     return bool(PipelineOptions(list(argv)).get_all_options().get("dry_run"))
 
 
-def pipeline_options(argv):
+def pipeline_options(argv: Sequence[str] | None) -> "PipelineOptions":
     from apache_beam.options.pipeline_options import PipelineOptions
     return PipelineOptions(argv)
 
 
-def pin_math_threads_for_local_workers(argv):
+def pin_math_threads_for_local_workers(argv: Sequence[str]) -> None:
     """On the DirectRunner in multi-processing mode there is one worker per core: one math
     thread per worker avoids oversubscribing the cores (set before the workers start; an
     explicit environment variable wins)."""
@@ -160,14 +168,14 @@ def pin_math_threads_for_local_workers(argv):
             os.environ.setdefault(var, "1")
 
 
-def exit_status(summary, args):
+def exit_status(summary: dict[str, Any], args: argparse.Namespace) -> int:
     """0, or :data:`EXIT_DEAD_LETTERS` when recordings failed (unless allowed)."""
     if summary.get("dead_letters", 0) and not getattr(args, "allow_dead_letters", False):
         return EXIT_DEAD_LETTERS
     return EXIT_OK
 
 
-def load_feature_spec(path):
+def load_feature_spec(path: str | None) -> "FeatureSpec":
     """The reference :class:`FeatureSpec`, or the one stored as JSON at ``path``."""
     from neurokube.core.feature_spec import FeatureSpec
     from neurokube.core.paths import read_text

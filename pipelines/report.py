@@ -16,6 +16,7 @@ import io
 import json
 import os
 import shutil
+from typing import Any
 
 import matplotlib
 
@@ -59,7 +60,7 @@ def _cell(value, digits=1):
     return f"<td>{html.escape(str(value))}</td>"
 
 
-def curve_picture(curve, path):
+def curve_picture(curve: list[dict[str, Any]], path: str) -> str:
     """A sensitivity / FA-per-24h curve (OVERLAP) across P3 thresholds, as PNG."""
     fig, ax = plt.subplots(figsize=(5.5, 4), dpi=100)
     fa = [p["overlap_fa_per_24h"] for p in curve]
@@ -81,8 +82,11 @@ def curve_picture(curve, path):
     return path
 
 
-def write_report(output_dir, rows, summary, letters, bundle_dir, bundle_version,
-                 pictures=None, scores=None, curve=None):
+def write_report(output_dir: str, rows: list[dict[str, Any]], summary: dict[str, Any],
+                 letters: list[dict[str, Any]], bundle_dir: str, bundle_version: str,
+                 pictures: dict[str, list[str]] | None = None,
+                 scores: dict[str, Any] | None = None,
+                 curve: list[dict[str, Any]] | None = None) -> str:
     """Write ``output_dir/report/index.html`` (and its pictures); returns its path.
 
     Parameters

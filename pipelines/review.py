@@ -19,6 +19,7 @@ Example::
 """
 import io
 import os
+from typing import TYPE_CHECKING, Sequence
 
 import matplotlib
 
@@ -33,12 +34,19 @@ from neurokube.core.formats import SEIZ, biclass_label, read_annotation  # noqa:
 from neurokube.core.montage import to_tcp  # noqa: E402
 from neurokube.core.paths import atomic_write_bytes, exists, output_path, read_bytes  # noqa: E402
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from neurokube.core.feature_spec import FeatureSpec
+    from neurokube.core.montage import TcpSignals
+    from neurokube.core.sources import Source
+
 PAGE_S = 60.0
 EVENT_MARGIN_S = 20.0
 SEIZ_COLOUR, BCKG_COLOUR = "#d62728", "#2ca02c"
 
 
-def load_posteriors(results_dir, name):
+def load_posteriors(results_dir: str, name: str) -> dict[str, np.ndarray]:
     """The ``.posteriors.npz`` a ``label`` run wrote for recording ``name`` (dict)."""
     path = output_path(results_dir, name, ".posteriors.npz")
     if not exists(path):
@@ -48,7 +56,7 @@ def load_posteriors(results_dir, name):
         return {key: data[key] for key in data.files}
 
 
-def seizure_events(annotation_path):
+def seizure_events(annotation_path: str | os.PathLike[str] | None) -> list[tuple[float, float]]:
     """(start_s, stop_s) of the seizure events of a term annotation file, or []."""
     if not annotation_path or not exists(annotation_path):
         return []
@@ -82,7 +90,9 @@ def _probability_panel(ax, post, t0, t1, threshold):
     ax.legend(loc="upper right", fontsize=7, ncol=3, frameon=False)
 
 
-def plot_page(tcp, post, hyp, ref, t0, t1, threshold, title):
+def plot_page(tcp: "TcpSignals", post: dict[str, np.ndarray], hyp: list[tuple[float, float]],
+              ref: list[tuple[float, float]] | None, t0: float, t1: float, threshold: float,
+              title: str) -> "Figure":
     """One page: probabilities, event bars, channels with their P1 heat strips."""
     channels = list(tcp.channels)
     rows = len(channels)
@@ -122,7 +132,9 @@ def plot_page(tcp, post, hyp, ref, t0, t1, threshold, title):
     return fig
 
 
-def plot_overview(post, hyp, ref, duration_s, threshold, title):
+def plot_overview(post: dict[str, np.ndarray], hyp: list[tuple[float, float]],
+                  ref: list[tuple[float, float]] | None, duration_s: float, threshold: float,
+                  title: str) -> "Figure":
     """The whole recording: P1 heat map of every channel, fused posterior, event bars."""
     step = float(post["step_s"])
     mask = post["mask"].astype(bool)
@@ -173,8 +185,10 @@ def _save(fig, base, formats):
     return paths
 
 
-def review_recording(source, results_dir, out_dir, spec, threshold, ref_path=None,
-                     start_s=None, duration_s=None, formats=("png",), page_s=PAGE_S):
+def review_recording(source: "Source", results_dir: str, out_dir: str, spec: "FeatureSpec",
+                     threshold: float, ref_path: str | None = None,
+                     start_s: float | None = None, duration_s: float | None = None,
+                     formats: Sequence[str] = ("png",), page_s: float = PAGE_S) -> list[str]:
     """Write the pictures of one recording; returns their paths (PNG first).
 
     Parameters
@@ -212,6 +226,6 @@ def review_recording(source, results_dir, out_dir, spec, threshold, ref_path=Non
     return paths
 
 
-def relative_to(path, folder):
+def relative_to(path: str, folder: str) -> str:
     """``path`` relative to ``folder`` with '/' separators (for links in the report)."""
     return os.path.relpath(path, folder).replace(os.sep, "/")

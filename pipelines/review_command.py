@@ -6,7 +6,9 @@ Example::
     neurokube review --input corpus/edf --results results --ref corpus/edf --output review
     # open review/report/index.html
 """
+import argparse
 import json
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -16,10 +18,14 @@ from neurokube.core.scoring import score_pairs
 from neurokube.pipelines import options as opts
 from neurokube.transforms.training_examples import TERM_SUFFIXES, find_annotation
 
+if TYPE_CHECKING:
+    from neurokube.core.sources import Source
+    from neurokube.models.bundle import ModelBundle
+
 DEFAULT_MAX_PICTURES = 20
 
 
-def find_reference(ref_dir, source):
+def find_reference(ref_dir: str, source: "Source") -> str | None:
     """The reference annotation of ``source``: under ``ref_dir`` by its name, else beside
     the recording in ``ref_dir``'s tree by its base name; None when there is none."""
     for suffix in TERM_SUFFIXES:
@@ -41,9 +47,11 @@ def _row(results_dir, source):
             "seizure_s": float(sum(e.stop_s - e.start_s for e in seiz)), "max_p": max_p}
 
 
-def build_report(sources, results_dir, out_dir, bundle_dir, bundle, ref_dir=None,
-                 max_pictures=DEFAULT_MAX_PICTURES, formats=("png",), start_s=None,
-                 duration_s=None):
+def build_report(sources: Sequence["Source"], results_dir: str, out_dir: str,
+                 bundle_dir: str, bundle: "ModelBundle", ref_dir: str | None = None,
+                 max_pictures: int = DEFAULT_MAX_PICTURES,
+                 formats: Sequence[str] = ("png",), start_s: float | None = None,
+                 duration_s: float | None = None) -> str:
     """Pictures of up to ``max_pictures`` recordings and the HTML report; returns its path."""
     # matplotlib only where pictures are drawn (not in every command's start-up)
     from neurokube.models.evaluation import (
@@ -79,7 +87,7 @@ def build_report(sources, results_dir, out_dir, bundle_dir, bundle, ref_dir=None
                         pictures, scores, curve)
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "review", help="pictures of the EEG with the detector's decisions and an HTML report",
         description="Draw each recording's TCP channels with the hypothesis (and reference) "
@@ -104,7 +112,7 @@ def add_parser(subparsers):
     return parser
 
 
-def run(args, _):
+def run(args: argparse.Namespace, _: list[str]) -> int:
     bundle_dir, bundle = opts.load_bundle(args.model)
     inputs = opts.list_inputs(args.input)
     if not exists(args.results):

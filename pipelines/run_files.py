@@ -22,12 +22,16 @@ import json
 import os
 import time
 import uuid
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from neurokube.core.paths import (
     TMP_MARKER, atomic_write_text, check_output_location, is_local, join, local_path,
     read_text)
 from neurokube.pipelines.options import UsageError
 from neurokube.transforms.write import DEAD_LETTERS_FILE
+
+if TYPE_CHECKING:
+    from neurokube.core.sources import InputSet
 
 RUN_FILE = "run.json"
 MARKER_FILE = ".neurokube-output"
@@ -36,7 +40,7 @@ RUNS_FOLDER = "runs"
 ORPHAN_AGE_S = 3600.0
 
 
-def run_folder(output_dir, run_id):
+def run_folder(output_dir: str, run_id: str) -> str:
     return join(str(output_dir), RUNS_FOLDER, run_id)
 
 
@@ -91,7 +95,7 @@ def _clean_orphans(folder):
                     pass
 
 
-def prepare_output(output_dir, inputs, overwrite=False):
+def prepare_output(output_dir: str, inputs: "InputSet", overwrite: bool = False) -> str:
     """Check and prepare ``output_dir`` for a run; returns the new run's id.
 
     Raises
@@ -131,13 +135,14 @@ def prepare_output(output_dir, inputs, overwrite=False):
     return f"{stamp}-{uuid.uuid4().hex[:8]}"
 
 
-def run_dead_letters(output_dir, run_id):
+def run_dead_letters(output_dir: str, run_id: str) -> list[dict[str, Any]]:
     """The dead letters a run recorded (list of dicts)."""
     text = read_text(join(run_folder(output_dir, run_id), DEAD_LETTERS_FILE))
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def remove_stale_results(output_dir, run_id, path_of):
+def remove_stale_results(output_dir: str, run_id: str,
+                         path_of: Callable[[str], Iterable[str]]) -> None:
     """Delete earlier results of the recordings that failed in this run.
 
     ``path_of(name)`` lists the output paths a recording may have.
@@ -153,7 +158,8 @@ def remove_stale_results(output_dir, run_id, path_of):
                 FileSystems.delete([path])
 
 
-def finish_run(output_dir, run_id, started, summary_file=RUN_FILE):
+def finish_run(output_dir: str, run_id: str, started: float,
+               summary_file: str = RUN_FILE) -> dict[str, Any]:
     """Complete a run's summary (wall time), publish it (as ``summary_file``) and its dead
     letters at the top of ``output_dir``; returns the summary."""
     folder = run_folder(output_dir, run_id)

@@ -11,7 +11,9 @@ Example::
 """
 import argparse
 import json
+import os
 import sys
+from typing import Any, Sequence
 
 from neurokube.core.formats import AnnotationError
 from neurokube.core.paths import atomic_write_text
@@ -40,7 +42,7 @@ def _scorer_list(text):
     return names
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``score`` subcommand to ``subparsers`` and return its parser."""
     parser = subparsers.add_parser(
         "score", help="score hypothesis annotations against references (NEDC v6.0.0, SzCORE)",
@@ -62,7 +64,7 @@ def add_parser(subparsers):
     return parser
 
 
-def format_table(result):
+def format_table(result: dict[str, Any]) -> str:
     """The SEIZ results of :func:`score_pairs` as a readable text table."""
     scorers = [name for name in SCORERS if name in result]
     lines = [f"SEIZ results: {result['files']} recordings, total duration "
@@ -81,7 +83,8 @@ def format_table(result):
     return "\n".join(lines)
 
 
-def per_recording(pairs, scorers):
+def per_recording(pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLike[str]]],
+                  scorers: Sequence[str]) -> list[dict[str, Any]]:
     """One row per recording: its name, duration and the SEIZ figures of each scorer."""
     rows = []
     for ref, hyp in pairs:
@@ -91,7 +94,7 @@ def per_recording(pairs, scorers):
     return rows
 
 
-def format_rows(rows, scorers):
+def format_rows(rows: list[dict[str, Any]], scorers: Sequence[str]) -> str:
     head = f"{'recording':<40} {'duration s':>10} " + " ".join(
         f"{name.upper() + ' hits/targets/FA':>24}" for name in scorers)
     lines = [head]
@@ -106,7 +109,7 @@ def _write_json(result, path):
     atomic_write_text(str(path), json.dumps(result, indent=2) + "\n")
 
 
-def run(args, extra_argv):
+def run(args: argparse.Namespace, extra_argv: list[str]) -> int:
     """Run the subcommand; returns the exit code (2 when the inputs cannot be scored)."""
     del extra_argv  # the CLI refuses unknown arguments for this subcommand
     try:

@@ -11,9 +11,11 @@ Example::
     neurokube stream --watch gs://emu/incoming --output gs://emu/labels \
         --runner_config dataflow_cpu --project P --region R --temp_location gs://...
 """
+import argparse
 import json
 import os
 import time
+from typing import Any
 
 import apache_beam as beam
 
@@ -29,19 +31,21 @@ from neurokube.transforms.stream import (
 from neurokube.transforms.write import DEAD_LETTERS_FILE
 
 
-def causal_reference_bundle():
+def causal_reference_bundle() -> str:
     """The shipped causal reference bundle's folder."""
     from neurokube.models.bundle import REFERENCE_CAUSAL_BUNDLE
     return str(REFERENCE_CAUSAL_BUNDLE)
 
 
-def stream_records(output_dir, run_id):
+def stream_records(output_dir: str, run_id: str) -> str:
     """The folder of a stream run's per-recording records."""
     return join(run_folder(output_dir, run_id), "stream")
 
 
-def build_stream_pipeline(p, watch, output_dir, bundle_dir, poll_s, settle_s, until_idle_s,
-                          engine="numpy", run_id="run"):
+def build_stream_pipeline(p: beam.Pipeline, watch: str, output_dir: str, bundle_dir: str,
+                          poll_s: float, settle_s: float, until_idle_s: float | None,
+                          engine: str = "numpy",
+                          run_id: str = "run") -> beam.pvalue.DoOutputsTuple:
     """Wire the stream job into ``p`` (a pipeline with streaming options).
 
     Returns ``{MAIN: (name, duration_s, events) per finished recording, DEAD_LETTER: ...}``.
@@ -51,7 +55,7 @@ def build_stream_pipeline(p, watch, output_dir, bundle_dir, poll_s, settle_s, un
         bundle_dir, output_dir, stream_records(output_dir, run_id), engine)
 
 
-def write_run_summary(output_dir, run_id, extra):
+def write_run_summary(output_dir: str, run_id: str, extra: dict[str, Any]) -> None:
     """The run's ``run.json`` and ``dead_letters.jsonl`` from its per-recording records
     (written once the job has ended)."""
     from apache_beam.io.filesystems import FileSystems
@@ -72,7 +76,7 @@ def write_run_summary(output_dir, run_id, extra):
                                                           sort_keys=True) + "\n")
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "stream", help="label EDF recordings as they appear and grow (causal model, Beam "
                        "streaming)",
@@ -113,7 +117,7 @@ def _check_watch_and_output(watch, output):
                               "separate output folder")
 
 
-def run(args, beam_argv):
+def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     """Run ``neurokube stream``; returns the exit status."""
     bundle_dir, bundle = opts.load_bundle(args.model or causal_reference_bundle())
     if not bundle.config.causal:

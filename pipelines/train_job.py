@@ -6,10 +6,12 @@ Example::
     neurokube train --corpus tcp_train/edf mixed_train/edf --dev tcp_dev/edf \
         --output models/mine
 """
+import argparse
 import json
 import multiprocessing
 import os
 import time
+from typing import TYPE_CHECKING, Any, Sequence
 
 import apache_beam as beam
 
@@ -21,6 +23,13 @@ from neurokube.transforms.stages import MAIN, flatten_dead_letters
 from neurokube.transforms.training_examples import BuildExamples
 from neurokube.transforms.write import DEAD_LETTERS_FILE, WriteDeadLetters
 
+if TYPE_CHECKING:
+    from neurokube.core.feature_spec import FeatureSpec
+    from neurokube.core.sources import InputSet
+    from neurokube.models.bundle import ModelBundle
+    from neurokube.models.config import ModelConfig
+    from neurokube.models.training import TrainConfig
+
 SHARDS = 4
 # A fresh process with these set before TensorFlow starts trains deterministically:
 # one thread each for intra- and inter-op work, no oneDNN re-ordering, no GPU.
@@ -29,7 +38,7 @@ DETERMINISTIC_ENV = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1
                      "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
-def split_name(kind, index):
+def split_name(kind: str, index: int) -> str:
     """The example split of the ``index``-th corpus of ``kind`` (train or dev)."""
     return f"{kind}{index:02d}"
 
@@ -76,7 +85,9 @@ def _train_child(examples_dir, output_dir, report_path, spec, config, train_cfg,
         json.dump(report, handle, sort_keys=True)
 
 
-def build_examples_pipeline(p, splits, examples_dir, spec, config):
+def build_examples_pipeline(p: beam.Pipeline, splits: dict[str, "InputSet"],
+                            examples_dir: str, spec: "FeatureSpec",
+                            config: "ModelConfig") -> None:
     """Wire the example-writing job: ``splits`` maps a split name to an InputSet.
 
     Writes ``examples_dir/<split>-SSSSS-of-NNNNN.tfrecord`` and
@@ -98,8 +109,13 @@ def _as_list(specs):
     return [specs] if isinstance(specs, str) else list(specs)
 
 
-def run_training(corpus, dev, output_dir, examples_dir, beam_argv=(), train_cfg=None,
-                 spec=None, config=None, card_notes=None, dev_report_only=()):
+def run_training(corpus: str | Sequence[str], dev: str | Sequence[str], output_dir: str,
+                 examples_dir: str, beam_argv: Sequence[str] = (),
+                 train_cfg: "TrainConfig | None" = None, spec: "FeatureSpec | None" = None,
+                 config: "ModelConfig | None" = None,
+                 card_notes: dict[str, Any] | None = None,
+                 dev_report_only: str | Sequence[str] = ()
+                 ) -> tuple["ModelBundle", dict[str, Any]]:
     """Write examples with Beam, train, tune and save a model bundle.
 
     ``corpus`` and ``dev`` are input specs (or lists of them); each spec is a corpus of
@@ -147,7 +163,7 @@ def run_training(corpus, dev, output_dir, examples_dir, beam_argv=(), train_cfg=
     return ModelBundle.load(output_dir), report
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "train", help="train the detector on annotated EDFs (TUSZ layout) and write a bundle",
         description="Build TFRecord examples with Beam, train P1 and P2 deterministically, "
@@ -201,7 +217,7 @@ def _json_fields(path, flag, cls, **overrides):
         raise opts.UsageError(f"{flag} {path}: {exc}") from None
 
 
-def run(args, beam_argv):
+def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     from neurokube.models.config import ModelConfig
     from neurokube.models.training import TrainConfig
     seed = {} if args.seed is None else {"seed": args.seed}

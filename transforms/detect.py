@@ -8,10 +8,11 @@ Example Usage::
 import dataclasses
 import pickle
 import typing
+from typing import Iterator
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.ml.inference.base import RunInference
+from apache_beam.ml.inference.base import PredictionResult, RunInference
 
 from neurokube.core.edf import open_recording
 from neurokube.core.model_inputs import ChunkPosteriors, ModelInput, iter_model_inputs
@@ -66,16 +67,16 @@ class ModelInputCoder(beam.coders.Coder):
     object that means pickling it (tens of MB for a recording) once more per PCollection.
     """
 
-    def encode(self, value):
+    def encode(self, value: ModelInput) -> bytes:
         return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def decode(self, encoded):
+    def decode(self, encoded: bytes) -> ModelInput:
         return pickle.loads(encoded)
 
-    def estimate_size(self, value):
+    def estimate_size(self, value: ModelInput) -> int:
         return int(value.features.nbytes) + 512
 
-    def is_deterministic(self):
+    def is_deterministic(self) -> bool:
         return False
 
 
@@ -125,7 +126,7 @@ class PrepareModelInputs(beam.PTransform):
         return todo | "ReadAndFeaturize" >> Stage("features", self._fn, output_type=ModelInput)
 
 
-def unwrap_inference(result):
+def unwrap_inference(result: PredictionResult) -> Iterator[tuple[str, ChunkPosteriors]]:
     """A RunInference result -> ``(path, ChunkPosteriors)``; a failed element raises."""
     inference = result.inference
     if isinstance(inference, InferenceFailure):

@@ -6,6 +6,8 @@ Example Usage::
     written = accepted[MAIN] | Featurize(spec, "features/", chunk_s=1200, whole_max_s=3600)
     written[MAIN]          # names of the recordings written
 """
+from typing import Iterator
+
 import apache_beam as beam
 
 from neurokube.core.edf import open_recording
@@ -20,7 +22,7 @@ from neurokube.transforms.stages import Stage, counter, distribution, stage_of
 FEATURE_SUFFIX = ".npz"
 
 
-def accept_listed(source: Source):
+def accept_listed(source: Source) -> Iterator[Source]:
     """Pass a listed source on, or fail it (stage ``list``) with the problem found."""
     if source.problem:
         raise RecordingError(source.problem, stage="list")

@@ -25,6 +25,8 @@ Example Usage::
 import hashlib
 import json
 import logging
+import os
+from typing import Any, Iterable
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -43,7 +45,7 @@ def _missing(path):
     return FileNotFoundError(f"no such object: {path}")
 
 
-def fingerprint(path):
+def fingerprint(path: str | os.PathLike[str]) -> str:
     """Content fingerprint of one recording (see the module docstring).
 
     Raises
@@ -77,12 +79,12 @@ def _sha256(path):
     return f"sha256:{digest.hexdigest()}"
 
 
-def result_meta_path(output_dir, name):
+def result_meta_path(output_dir: str, name: str) -> str:
     """Where :mod:`~neurokube.transforms.write` records a recording's result."""
     return output_path(output_dir, name, RESULT_META_SUFFIX)
 
 
-def read_result_meta(path):
+def read_result_meta(path: str) -> dict[str, Any] | None:
     """The JSON record at ``path``, or None if absent or unreadable (then: redo)."""
     try:
         if not FileSystems.exists(path):
@@ -94,14 +96,15 @@ def read_result_meta(path):
         return None
 
 
-def is_current(meta, fingerprint_, model_version, formats):
+def is_current(meta: dict[str, Any] | None, fingerprint_: str | None, model_version: str,
+               formats: Iterable[str]) -> bool:
     """Whether a result record answers for this input content, model and formats."""
     return (meta is not None and meta.get("input_fingerprint") == fingerprint_
             and meta.get("model_version") == model_version
             and set(formats) <= set(meta.get("formats") or ()))
 
 
-def outputs_present(output_dir, name, formats):
+def outputs_present(output_dir: str, name: str, formats: Iterable[str]) -> bool:
     """Whether every output file of ``formats`` exists for the recording ``name``."""
     return all(FileSystems.exists(format_path(output_dir, name, fmt)) for fmt in formats)
 

@@ -17,7 +17,7 @@ Example Usage::
 """
 import logging
 import time
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import apache_beam as beam
 
@@ -31,17 +31,17 @@ MAIN = "main"
 _LOG = logging.getLogger(__name__)
 
 
-def counter(name: str):
+def counter(name: str) -> beam.metrics.Metrics.DelegatingCounter:
     """A Beam counter under the project's metrics namespace."""
     return beam.metrics.Metrics.counter(METRICS_NAMESPACE, name)
 
 
-def distribution(name: str):
+def distribution(name: str) -> beam.metrics.Metrics.DelegatingDistribution:
     """A Beam distribution under the project's metrics namespace (integer values)."""
     return beam.metrics.Metrics.distribution(METRICS_NAMESPACE, name)
 
 
-def path_of(element) -> str:
+def path_of(element: Any) -> str:
     """The recording an element stands for: its ``path`` (a source's name), that of the
     first item of a tuple, or the element itself."""
     if isinstance(element, tuple) and element:
@@ -49,7 +49,7 @@ def path_of(element) -> str:
     return element.path if hasattr(element, "path") else str(element)
 
 
-def dead_letter(element, stage: str, exc: BaseException) -> DeadLetter:
+def dead_letter(element: Any, stage: str, exc: BaseException) -> DeadLetter:
     """The dead letter of ``element`` failing in ``stage`` with ``exc``.
 
     A :class:`RecordingError` that names its own stage (``exc.stage``) keeps it: a read
@@ -144,7 +144,9 @@ class Stage(beam.PTransform):
         return {MAIN: out[MAIN], DEAD_LETTER: out[DEAD_LETTER]}
 
 
-def flatten_dead_letters(label: str, *stages) -> beam.PCollection:
+def flatten_dead_letters(label: str,
+                         *stages: dict[str, beam.PCollection] | beam.PCollection
+                         ) -> beam.PCollection:
     """One PCollection of the dead letters of several stage results (dicts or PCollections)."""
     parts = tuple(s[DEAD_LETTER] if isinstance(s, dict) else s for s in stages)
     return parts | label >> beam.Flatten().with_output_types(DeadLetter)

@@ -75,7 +75,7 @@ class _PollRounds(beam.transforms.core.RestrictionProvider):
         return None
 
 
-def list_recordings_now(folder):
+def list_recordings_now(folder: str) -> list[tuple[str, int, float]]:
     """[(path, size, mtime)] of the ``*.edf`` files (any case) under ``folder``
     (recursive), sorted."""
     pattern = join(folder.rstrip("/"), "**")

@@ -11,6 +11,8 @@ Example Usage::
     examples = sources | BuildExamples(spec, config)
     _ = examples[MAIN] | beam.io.WriteToTFRecord(prefix)
 """
+from typing import TYPE_CHECKING, Iterable
+
 import apache_beam as beam
 import numpy as np
 
@@ -23,13 +25,18 @@ from neurokube.core.model_inputs import (
 from neurokube.core.paths import exists
 from neurokube.transforms.stages import Stage, counter
 
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from neurokube.core.formats import Annotation
+
 TERM_SUFFIXES = (".csv_bi", ".tse_bi", ".tse", ".lbl_bi")
 CHANNEL_SUFFIXES = (".csv", ".lbl")
 # Training recordings are held whole, one at a time.
 _WHOLE_RECORDING_S = float("inf")
 
 
-def find_annotation(edf_url, suffixes):
+def find_annotation(edf_url: str, suffixes: Iterable[str]) -> str | None:
     """The first existing sibling of ``edf_url`` with one of ``suffixes``, or None."""
     stem = edf_url.rsplit(".", 1)[0]
     for suffix in suffixes:
@@ -38,14 +45,16 @@ def find_annotation(edf_url, suffixes):
     return None
 
 
-def seizure_intervals(annotation, channel=None):
+def seizure_intervals(annotation: "Annotation",
+                      channel: str | None = None) -> list[tuple[float, float]]:
     """(start_s, stop_s) of the seizure events of one channel (or the term events)."""
     return [(e.start_s, e.stop_s) for e in annotation.events
             if (channel is None or e.channel.upper() == channel)
             and biclass_label(e.label, annotation.source or annotation.bname) == SEIZ]
 
 
-def recording_labels(edf_url, n_steps, step_s):
+def recording_labels(edf_url: str, n_steps: int, step_s: float
+                     ) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float]], float]:
     """Term labels (S,), per-channel labels (22, S) and the term seizure intervals.
 
     Channel labels come from the per-channel annotation when there is one, else every
@@ -88,7 +97,9 @@ def _float_feature(values):
     return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in values]))
 
 
-def make_example(path, steps, mask, term_labels, channel_labels, intervals, duration_s):
+def make_example(path: str, steps: np.ndarray, mask: np.ndarray, term_labels: np.ndarray,
+                 channel_labels: np.ndarray, intervals: list[tuple[float, float]],
+                 duration_s: float) -> "tf.train.Example":
     """One recording as a ``tf.train.Example`` (arrays as raw float32/int8 bytes)."""
     import tensorflow as tf
     feature = {

@@ -7,6 +7,7 @@ Example Usage::
 """
 import io
 import json
+from typing import TYPE_CHECKING
 
 import apache_beam as beam
 import numpy as np
@@ -16,6 +17,10 @@ from neurokube.core.formats import WRITER_SUFFIXES, WRITERS, Annotation, Event
 from neurokube.core.formats.hyp import format_hyp_posteriors
 from neurokube.core.paths import atomic_write_bytes, atomic_write_text, join, output_path
 from neurokube.transforms.stages import Stage, counter, stage_of
+
+if TYPE_CHECKING:
+    from neurokube.models.config import P3Params
+    from neurokube.transforms.detect import Detection
 
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
 RESULT_META_SUFFIX = ".result.json"
@@ -41,7 +46,7 @@ EVENTS_SIDECAR = {
 }
 
 
-def format_path(output_dir, name, fmt):
+def format_path(output_dir: str, name: str, fmt: str) -> str:
     """Where format ``fmt`` of recording ``name`` is written (BIDS names for events_tsv)."""
     if fmt == "events_tsv":
         stem = output_path(output_dir, name, "")
@@ -50,7 +55,7 @@ def format_path(output_dir, name, fmt):
     return output_path(output_dir, name, FORMAT_SUFFIXES[fmt])
 
 
-def detection_annotation(detection, bname):
+def detection_annotation(detection: "Detection", bname: str) -> Annotation:
     """The seizure events of a detection as a term :class:`Annotation`."""
     import datetime
     events = [Event(start, stop, "seiz", confidence)
@@ -60,7 +65,8 @@ def detection_annotation(detection, bname):
                       source=detection.path, recording_start=start)
 
 
-def channel_annotation(detection, bname, params, step_s):
+def channel_annotation(detection: "Detection", bname: str, params: "P3Params",
+                       step_s: float) -> Annotation:
     """The per-channel events of a detection (P1 within each term event) as an Annotation."""
     from neurokube.core.feature_spec import TCP_CHANNELS
     from neurokube.models.postprocess import channel_events
@@ -70,7 +76,7 @@ def channel_annotation(detection, bname, params, step_s):
                       source=detection.path)
 
 
-def mne_csv(detection):
+def mne_csv(detection: "Detection") -> str:
     """Events as a CSV that ``mne.read_annotations`` reads: onset and duration in seconds
     from the start of the recording, description, and the confidence."""
     lines = ["onset,duration,description,confidence"]
@@ -78,7 +84,7 @@ def mne_csv(detection):
     return "\n".join(lines) + "\n"
 
 
-def posteriors_bytes(detection, step_s):
+def posteriors_bytes(detection: "Detection", step_s: float) -> bytes:
     """The ``.posteriors.npz`` payload: P1 per channel, P2 and the fused posterior per step."""
     buffer = io.BytesIO()
     np.savez(buffer, p1=detection.p1.astype(np.float32), p2=detection.p2.astype(np.float32),
@@ -87,7 +93,8 @@ def posteriors_bytes(detection, step_s):
     return buffer.getvalue()
 
 
-def format_detection(detection, bname, fmt, step_s=1.0, params=None):
+def format_detection(detection: "Detection", bname: str, fmt: str, step_s: float = 1.0,
+                     params: "P3Params | None" = None) -> str | bytes:
     """The file content of one output format of a detection (str or bytes)."""
     if fmt == "posteriors":
         return posteriors_bytes(detection, step_s)
