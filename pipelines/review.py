@@ -140,16 +140,18 @@ def plot_overview(post: dict[str, np.ndarray], hyp: list[tuple[float, float]],
     mask = post["mask"].astype(bool)
     names = [n for n, m in zip(TCP_CHANNELS, mask) if m]
     fig = plt.figure(figsize=(14, 7), dpi=100)
-    grid = fig.add_gridspec(4, 1, height_ratios=[2.0, 0.35, 0.35, 5.0], hspace=0.1,
-                            left=0.09, right=0.99, top=0.94, bottom=0.07)
-    _probability_panel(fig.add_subplot(grid[0]), post, 0.0, duration_s, threshold)
-    _event_bar(fig.add_subplot(grid[1]), hyp, duration_s, 0.0, duration_s, "hypothesis")
-    ref_ax = fig.add_subplot(grid[2])
+    # A narrow column of its own for the colour bar keeps every panel on one time axis.
+    grid = fig.add_gridspec(4, 2, height_ratios=[2.0, 0.35, 0.35, 5.0],
+                            width_ratios=[1.0, 0.012], hspace=0.1, wspace=0.01,
+                            left=0.09, right=0.955, top=0.94, bottom=0.07)
+    _probability_panel(fig.add_subplot(grid[0, 0]), post, 0.0, duration_s, threshold)
+    _event_bar(fig.add_subplot(grid[1, 0]), hyp, duration_s, 0.0, duration_s, "hypothesis")
+    ref_ax = fig.add_subplot(grid[2, 0])
     if ref is None:
         ref_ax.set_axis_off()
     else:
         _event_bar(ref_ax, ref, duration_s, 0.0, duration_s, "reference")
-    ax = fig.add_subplot(grid[3])
+    ax = fig.add_subplot(grid[3, 0])
     image = ax.imshow(post["p1"][mask], aspect="auto", cmap="Reds", vmin=0, vmax=1,
                       extent=(0, post["p1"].shape[1] * step, len(names) - 0.5, -0.5),
                       interpolation="nearest")
@@ -157,7 +159,7 @@ def plot_overview(post: dict[str, np.ndarray], hyp: list[tuple[float, float]],
     ax.set_yticklabels(names, fontsize=7)
     ax.set_xlim(0, duration_s)
     ax.set_xlabel("time (s)", fontsize=8)
-    fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01, label="P1")
+    fig.colorbar(image, cax=fig.add_subplot(grid[3, 1]), label="P1")
     fig.suptitle(f"{title}: overview", fontsize=10)
     return fig
 
