@@ -57,8 +57,18 @@ def build_parser() -> Parser:
     return parser
 
 
+def _log_level_first(argv):
+    """``--log-level LEVEL`` may follow the subcommand too: moved before it."""
+    for k, token in enumerate(argv):
+        if token == "--log-level" and k + 1 < len(argv):
+            return [token, argv[k + 1]] + argv[:k] + argv[k + 2:]
+        if token.startswith("--log-level="):
+            return [token] + argv[:k] + argv[k + 1:]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _log_level_first(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     command = next((a for a in argv if a in SUBCOMMANDS), None)
     try:

@@ -35,6 +35,7 @@ from neurokube.transforms.training_examples import TERM_SUFFIXES, find_annotatio
 
 if TYPE_CHECKING:
     from neurokube.models.bundle import ModelBundle
+    from neurokube.core.sources import InputSet
 
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_MD = "leaderboard.md"
@@ -51,14 +52,29 @@ def bundle_tag(folder: str, bundle: "ModelBundle") -> str:
     return f"{os.path.basename(os.path.normpath(str(folder)))}-{bundle.version[:8]}"
 
 
-def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str, corpus_spec: str,
-                 out_dir: str, argv: list[str], thresholds: Sequence[float],
+def referenced_inputs(corpus_name: str, corpus_spec: str) -> "InputSet":
+    """The recordings of a corpus, each with its reference annotation beside it, or a
+    usage error before anything is labelled."""
+    try:
+        inputs = opts.list_inputs([corpus_spec])
+    except opts.UsageError as exc:
+        raise opts.UsageError(f"--corpus {corpus_name}: {exc}".replace("--input: ", "")) \
+            from None
+    unreferenced = [s.name for s in inputs.sources
+                    if find_annotation(s.url, TERM_SUFFIXES) is None]
+    if unreferenced:
+        raise opts.UsageError(f"--corpus {corpus_name}: no reference annotation beside "
+                              f"{len(unreferenced)} recording(s), e.g. {unreferenced[0]}")
+    return inputs
+
+
+def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str, inputs: "InputSet",
+                 corpus_spec: str, out_dir: str, argv: list[str], thresholds: Sequence[float],
                  overwrite: bool) -> dict[str, Any]:
     """Label one corpus with one bundle and compute its figures (a leaderboard row)."""
     from neurokube.models.evaluation import (
         RecordingResult, corpus_metrics, decision_delays, operating_points)
     from neurokube.models.handler import DetectorModelHandler
-    inputs = opts.list_inputs([corpus_spec])
     run_id = prepare_output(out_dir, inputs, overwrite)
     started = time.time()
     with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
@@ -66,17 +82,12 @@ def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str, corpu
                              formats=("csv_bi", "posteriors"), run_id=run_id,
                              options_record={"evaluate": corpus_name})
     summary = finish_run(out_dir, run_id, started)
-    results, unreferenced = [], []
+    results = []
     for source in inputs.sources:
         post = output_path(out_dir, source.name, ".posteriors.npz")
-        ref = find_annotation(source.url, TERM_SUFFIXES)
-        if ref is None:
-            unreferenced.append(source.name)
-        elif exists(post):  # else a dead letter, counted in the summary
+        if exists(post):  # else a dead letter, counted in the summary
+            ref = find_annotation(source.url, TERM_SUFFIXES)
             results.append(RecordingResult.load(source.name, ref, post))
-    if unreferenced:
-        raise opts.UsageError(f"corpus {corpus_name}: no reference annotation beside "
-                              f"{len(unreferenced)} recording(s), e.g. {unreferenced[0]}")
     if not results:
         raise opts.UsageError(f"corpus {corpus_name}: no recording could be labelled")
     step_s = bundle.config.step_s
@@ -132,8 +143,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "evaluate", help="label annotated corpora with one or more bundles and score them "
                          "(leaderboard.md / leaderboard.json)",
         description="Challenge-style evaluation; Beam flags may follow.")
-    parser.add_argument("--model", action="append", default=None,
-                        help="a model bundle (repeat for several; default: the reference)")
+    parser.add_argument("--model", action="extend", nargs="+", default=None,
+                        metavar="BUNDLE",
+                        help="model bundles (--model A B, or --model repeated; default: "
+                             "the reference)")
     parser.add_argument("--corpus", action="append", required=True, type=str,
                         metavar="NAME=PATH",
                         help="an annotated corpus (folder, pattern or list; references "
@@ -163,14 +176,15 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     if args.card and len(bundles) != 1:
         raise opts.UsageError("--card records the results of exactly one --model")
     argv = opts.beam_argv(args, beam_argv)
+    inputs = {name: referenced_inputs(name, spec) for name, spec in corpora}
     rows = []
     with quiet(args.log_level):
         for folder, bundle in bundles:
             for name, spec in corpora:
                 out = join(args.output, bundle_tag(folder, bundle), name)
-                rows.append(evaluate_one(folder, bundle, name, spec, out, argv, thresholds,
-                                         args.overwrite))
-                print(f"{name}: OVERLAP {rows[-1]['overlap']['sensitivity_pct']:.2f} % at "
+                rows.append(evaluate_one(folder, bundle, name, inputs[name], spec, out, argv,
+                                         thresholds, args.overwrite))
+                print(f"{bundle_tag(folder, bundle)} on {name}: OVERLAP {rows[-1]['overlap']['sensitivity_pct']:.2f} % at "
                       f"{rows[-1]['overlap']['fa_per_24h']:.2f} FA/24h, background flagged "
                       f"{rows[-1]['background_flagged_pct']:.3f} %")
     command = "neurokube " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if \

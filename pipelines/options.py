@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_DEAD_LETTERS = 3
+EXIT_INTERRUPTED = 130  # stopped with Ctrl-C (SIGINT), as shells report it
 
 # One thread each for BLAS/OpenMP and TensorFlow's thread pools.
 MATH_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -135,6 +136,10 @@ def beam_argv(args: argparse.Namespace, extra: Sequence[str] | None) -> list[str
     UsageError
         An unknown runner configuration, or a flag that is neither NeuroKube's nor Beam's.
     """
+    stray = _stray_values(extra)
+    if stray:
+        raise UsageError(f"unexpected value(s) {' '.join(stray)} (each flag of this command "
+                         f"takes the values its --help shows)")
     try:
         argv = runner_config.resolve_beam_args(args.runner_config, extra)
         unknown = runner_config.unknown_beam_flags(argv)
@@ -145,6 +150,14 @@ def beam_argv(args: argparse.Namespace, extra: Sequence[str] | None) -> list[str
                          f"this command nor a Beam pipeline option)")
     pin_math_threads_for_local_workers(argv)
     return argv
+
+
+def _stray_values(extra):
+    """Tokens left over by the command's parser that are neither a ``--flag`` nor the value
+    right after a ``--flag`` without ``=`` (e.g. ``B`` in ``--model A B``)."""
+    return [token for k, token in enumerate(extra)
+            if not token.startswith("-")
+            and not (k and extra[k - 1].startswith("--") and "=" not in extra[k - 1])]
 
 
 def is_dry_run(argv: Iterable[str]) -> bool:

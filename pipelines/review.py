@@ -87,7 +87,8 @@ def _probability_panel(ax, post, t0, t1, threshold):
     ax.set_xlim(t0, t1)
     ax.tick_params(labelbottom=False)
     ax.set_ylabel("P(seizure)", fontsize=8)
-    ax.legend(loc="upper right", fontsize=7, ncol=3, frameon=False)
+    ax.legend(loc="upper right", fontsize=7, ncol=3, frameon=True, framealpha=0.85,
+              edgecolor="none")
 
 
 def plot_page(tcp: "TcpSignals", post: dict[str, np.ndarray], hyp: list[tuple[float, float]],

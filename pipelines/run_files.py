@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from neurokube.core.paths import (
     TMP_MARKER, atomic_write_text, check_output_location, is_local, join, local_path,
-    read_text)
+    read_text, remove_if_present)
 from neurokube.pipelines.options import UsageError
 from neurokube.transforms.write import DEAD_LETTERS_FILE
 
@@ -147,15 +147,13 @@ def remove_stale_results(output_dir: str, run_id: str,
 
     ``path_of(name)`` lists the output paths a recording may have.
     """
-    from apache_beam.io.filesystems import FileSystems
     for letter in run_dead_letters(output_dir, run_id):
         try:
             paths = path_of(letter["path"])
         except ValueError:
             continue
         for path in paths:
-            if FileSystems.exists(path):
-                FileSystems.delete([path])
+            remove_if_present(path)
 
 
 def finish_run(output_dir: str, run_id: str, started: float,

@@ -14,6 +14,7 @@ Example::
 import argparse
 import json
 import os
+import sys
 import time
 from typing import Any
 
@@ -89,13 +90,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--model", default=None,
                         help="causal model bundle (default: the shipped causal reference)")
     parser.add_argument("--poll_s", type=opts.seconds(minimum=0.05), default=5.0,
-                        help="seconds between listings of the folder")
+                        help="seconds between listings of the folder (default: 5)")
     parser.add_argument("--settle_s", type=opts.seconds(minimum=0.0), default=60.0,
                         help="a file unchanged this long is final: its last seconds are "
-                             "labelled and its open event closed")
+                             "labelled and its open event closed (default: 60); one that "
+                             "grows again later is labelled anew from its start")
     parser.add_argument("--until_idle_s", type=opts.seconds(minimum=0.0), default=None,
-                        help="end the job after this long without new data (default: run "
-                             "until cancelled)")
+                        help="end the job after this long without new data, finalising "
+                             "every file (default: run until cancelled, e.g. with Ctrl-C)")
     parser.add_argument("--engine", default="numpy", choices=["numpy", "keras"],
                         help="how the models run (numpy: no TensorFlow in the workers)")
     opts.add_run_arguments(parser)
@@ -129,14 +131,20 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
         argv.append("--streaming")
     run_id = prepare_output(args.output, InputSet([]), args.overwrite)
     started = time.time()
-    with quiet(args.log_level):
-        with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
-            build_stream_pipeline(p, args.watch, args.output, bundle_dir, args.poll_s,
-                                  args.settle_s, args.until_idle_s, args.engine, run_id)
+    stopped = False
+    try:
+        with quiet(args.log_level):
+            with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
+                build_stream_pipeline(p, args.watch, args.output, bundle_dir, args.poll_s,
+                                      args.settle_s, args.until_idle_s, args.engine, run_id)
+    except KeyboardInterrupt:  # the usual way to end a job that runs until cancelled
+        stopped = True
+        print("stream stopped by the user: every file's results hold the seconds labelled so "
+              "far (files not yet final keep their open events open)", file=sys.stderr)
     write_run_summary(args.output, run_id, {
         "watch": os.path.basename(str(args.watch).rstrip("/")), "model_version":
         bundle.version, "poll_s": args.poll_s, "settle_s": args.settle_s,
-        "until_idle_s": args.until_idle_s, "inputs": None,
+        "until_idle_s": args.until_idle_s, "inputs": None, "stopped_by_user": stopped,
         "versions": {"neurokube": __version__, "apache_beam": beam.__version__}})
     summary = finish_run(args.output, run_id, started)
     print_dead_letters(run_dead_letters(args.output, run_id))
@@ -144,4 +152,4 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
           f"({summary.get('eeg_hours', 0):.2f} EEG-hours) in {summary['wall_time_s']:.1f} s "
           f"with model {bundle.version}; {summary.get('dead_letters', 0)} dead letters; "
           f"results under {args.output}")
-    return opts.exit_status(summary, args)
+    return opts.EXIT_INTERRUPTED if stopped else opts.exit_status(summary, args)

@@ -60,6 +60,9 @@ def _bad_lines(t, bundle):
         "unknown device": label + ["--device", "TPU"],
         "typo flag": label + ["--fromats", "tse"],
         "unknown beam flag": label + ["--direct_num_wrkers=2"],
+        "stray value": label + ["--formats", "csv_bi", "tse"],
+        "evaluate stray value": ["evaluate", "--corpus", f"x={c}", "--output", o,
+                                 "--thresholds", "0.5", "0.7"],
         "glob matching nothing": ["label", "--input", str(t / "*.edf"), "--output", o],
         "input that does not exist": ["label", "--input", str(t / "nope.edf"), "--output", o],
         "empty list file": ["label", "--input", str(t / "empty.list"), "--output", o],
@@ -83,7 +86,7 @@ def _bad_lines(t, bundle):
 def test_every_bad_command_line_is_one_line_and_status_2(setup, capsys):
     tmp_path, bundle = setup
     lines = _bad_lines(tmp_path, bundle)
-    assert len(lines) >= 36
+    assert len(lines) >= 38
     for what, argv in lines.items():
         status = cli.main(argv)
         err = capsys.readouterr().err.strip().splitlines()
@@ -112,6 +115,11 @@ def test_dead_letters_exit_3_unless_allowed(setup, tmp_path):
             "--direct_running_mode=in_memory"]
     assert cli.main(argv + ["--output", str(tmp_path / "o1")]) == 3
     assert cli.main(argv + ["--output", str(tmp_path / "o2"), "--allow_dead_letters"]) == 0
+
+
+def test_log_level_may_follow_the_subcommand(capsys):
+    assert cli.main(["score", "--log-level", "DEBUG", "--ref", "none", "--hyp", "none"]) == 2
+    assert "--log-level" not in capsys.readouterr().err  # parsed, not refused
 
 
 def test_version_flag(capsys):

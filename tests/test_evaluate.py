@@ -47,7 +47,7 @@ def corpus(tmp_path_factory):
 def test_evaluate_two_bundles_one_leaderboard(corpus, random_bundle, random_causal_bundle,
                                               tmp_path):
     out = tmp_path / "board"
-    argv = ["evaluate", "--model", str(random_bundle), "--model", str(random_causal_bundle),
+    argv = ["evaluate", "--model", str(random_bundle), str(random_causal_bundle),
             "--corpus", f"demo={corpus / 'demo' / 'edf'}", "--output", str(out)]
     assert main(argv) == 0
     board = json.loads((out / "leaderboard.json").read_text())
@@ -95,3 +95,4 @@ def test_evaluate_refuses_a_corpus_without_references(tmp_path, random_bundle, c
                    f"x={tmp_path / 'c' / 'edf'}", "--output", str(tmp_path / "o")])
     assert status == 2
     assert "no reference annotation" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before anything was labelled

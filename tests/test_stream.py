@@ -1,11 +1,12 @@
 """`neurokube stream`: growing EDF+ files labelled as they grow, equal to batch `label`.
 
 A writer thread replays recordings into a watched folder: records appended in several
-steps (header count -1), one file renamed into place, one that is truncated while
-followed and one whose header turns corrupt. The streamed events must equal those of
-`label` with the same causal bundle on the finished files, every decision must come after
-the data that supports it, and the bad files must end as dead letters while the others
-finish.
+steps (header count -1), one file renamed into place, one that pauses for longer than
+``--settle_s`` and then grows again, one that is truncated while followed, one whose
+header turns corrupt and an interrupted copy (a header stating more records than the file
+holds). The streamed events must equal those of `label` with the same causal bundle on
+the finished files, every decision must come after the data that supports it, and the
+bad files must end as dead letters, without results, while the others finish.
 """
 import json
 import os
@@ -55,10 +56,11 @@ class Writer(threading.Thread):
     one by one)."""
 
     def __init__(self, data, header_bytes, per_record, target, steps, out_csv, rename=False,
-                 truncate_at=None, corrupt_at=None):
+                 truncate_at=None, corrupt_at=None, keep_count=False, pause_s=0.0):
         super().__init__()
         self.args = data, header_bytes, per_record, target, steps, out_csv
         self.rename, self.truncate_at, self.corrupt_at = rename, truncate_at, corrupt_at
+        self.keep_count, self.pause_s = keep_count, pause_s
         self.error = None
         self.seen_partial = []  # per wait: did the stream label the partial file in time
 
@@ -71,7 +73,8 @@ class Writer(threading.Thread):
     def _run(self):
         data, hb, per, target, steps, out_csv = self.args
         head = bytearray(data[:hb])
-        head[236:244] = b"-1      "  # EDF+: record count unknown while recording
+        if not self.keep_count:
+            head[236:244] = b"-1      "  # EDF+: record count unknown while recording
         if self.rename:  # written elsewhere, then renamed into the watched folder
             tmp = target.with_name(target.name + ".partial")
             tmp.write_bytes(bytes(head) + data[hb:hb + steps[-1] * per])
@@ -98,7 +101,7 @@ class Writer(threading.Thread):
                 while _labelled_s(out_csv) < wanted and time.time() < deadline:
                     time.sleep(0.1)
                 self.seen_partial.append(_labelled_s(out_csv) >= wanted)
-                time.sleep(0.5)
+                time.sleep(0.5 + self.pause_s)
 
 
 @pytest.mark.slow
@@ -109,8 +112,10 @@ def test_stream_equals_batch_and_records_latency(tmp_path, causal_bundle):
     plans = {"grow0.edf": dict(steps=[8, 30, 31, 55, 90]),
              "grow1.edf": dict(steps=[20, 45, 90]),
              "moved.edf": dict(steps=[90], rename=True),
+             "paused.edf": dict(steps=[30, 90], pause_s=3.0),  # finalised, then grows
              "shrinks.edf": dict(steps=[30, 60], truncate_at=1),
-             "corrupt.edf": dict(steps=[30, 60], corrupt_at=1)}
+             "corrupt.edf": dict(steps=[30, 60], corrupt_at=1),
+             "cut_copy.edf": dict(steps=[30], keep_count=True)}
     writers = []
     for seed, (name, plan) in enumerate(sorted(plans.items())):
         data, hb, per = _recording(full / name, seed)
@@ -126,11 +131,15 @@ def test_stream_equals_batch_and_records_latency(tmp_path, causal_bundle):
         assert writer.error is None, writer.error
     assert status == 0
     run = json.loads((out / "run.json").read_text())
-    assert run["results"] == 3 and run["dead_letters"] == 2
+    assert run["results"] == 4 and run["dead_letters"] == 3
     letters = {json.loads(line)["path"]: json.loads(line)["reason"]
                for line in (out / "dead_letters.jsonl").read_text().splitlines()}
-    assert set(letters) == {"shrinks.edf", "corrupt.edf"}
+    assert set(letters) == {"shrinks.edf", "corrupt.edf", "cut_copy.edf"}
     assert "truncated" in letters["shrinks.edf"]
+    assert "data records" in letters["cut_copy.edf"]
+    for name in letters:  # no results of a recording that failed
+        stem = name.replace(".edf", "")
+        assert not (out / f"{stem}.csv_bi").exists() and not (out / f"{stem}.events.jsonl").exists()
 
     good = sorted(n for n in plans if n not in letters)
     assert main(["label", "--input", *[str(full / n) for n in good], "--output", str(batch),

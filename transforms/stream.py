@@ -11,10 +11,13 @@ change (tests, and batches run as streams); without it, it runs until cancelled.
 observation labels the seconds that have become complete and rewrites, atomically,
 ``<bname>.csv_bi`` (the events so far; an event still open runs to the data labelled) and
 ``<bname>.events.jsonl`` (every decision, one JSON line each, only ever appended to).
-A recording that cannot be read when final, or that shrinks, becomes one dead letter
+A recording that cannot be read when final (a header whose record count the file does not
+hold included, as in ``label``), or that shrinks, becomes one dead letter
 (``<name>.dead_letter.json`` in the run's records folder at once, and on the
-``DEAD_LETTER`` output); the others go on. A finished recording gets a
-``<name>.finished.json`` record there. (No global aggregation: the job may never end.)
+``DEAD_LETTER`` output) and its results so far are removed; the others go on. A finished
+recording gets a ``<name>.finished.json`` record there. One that grows again after it was
+finalised (a pause longer than ``settle_s``) is labelled anew from its start, so its
+results always cover the whole file. (No global aggregation: the job may never end.)
 
 Example Usage::
 
@@ -38,7 +41,7 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 
 from neurokube.core.errors import RecordingError
 from neurokube.core.formats import WRITER_SUFFIXES, WRITERS, Annotation, Event
-from neurokube.core.paths import atomic_write_text, join, output_path
+from neurokube.core.paths import atomic_write_text, join, output_path, remove_if_present
 from neurokube.core.sources import RECORDING_SUFFIX, safe_name
 from neurokube.transforms.stages import DEAD_LETTER, MAIN, counter, dead_letter
 
@@ -178,6 +181,12 @@ class _LabelGrowingFn(beam.DoFn):
         from neurokube.models.streaming import RecordingStream
         name, seen = element
         stream = stream_state.read()
+        if stream is not None and stream.final and not seen.final \
+                and seen.size > stream.bytes_seen:
+            _LOG.warning("%s grew after it was finalised: labelling it again from its start "
+                         "(a pause longer than --settle_s)", name)
+            remove_if_present(output_path(self._records_dir, name, FINISHED_SUFFIX))
+            stream = None
         if stream is None:
             bundle = self._bundle
             stream = RecordingStream(name, bundle.feature_spec, bundle.config, bundle.p3)
@@ -189,7 +198,10 @@ class _LabelGrowingFn(beam.DoFn):
                 raise RecordingError(f"file truncated while being followed: {seen.size} "
                                      f"bytes, {stream.bytes_seen} before", stage="read")
             stream.bytes_seen = seen.size
-            with open_recording(seen.path, self._bundle.feature_spec, growing=True) as src:
+            # Once final, the header must hold as in `label`: a stated record count the
+            # file does not reach is a truncated copy, not a finished recording.
+            with open_recording(seen.path, self._bundle.feature_spec,
+                                growing=not seen.final) as src:
                 new = stream.advance(src, self._detector, final=seen.final, now=_now_iso())
         except (RecordingError, FileNotFoundError, OSError) as exc:
             truncated = "truncated while being followed" in str(exc)
@@ -200,6 +212,8 @@ class _LabelGrowingFn(beam.DoFn):
             letter = dead_letter(name, "stream", exc)
             atomic_write_text(output_path(self._records_dir, name, DEAD_LETTER_SUFFIX),
                               letter.to_json() + "\n")
+            for suffix in (WRITER_SUFFIXES["csv_bi"], EVENTS_LOG_SUFFIX):
+                remove_if_present(output_path(self._output_dir, name, suffix))
             self._dead.inc()
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
             return

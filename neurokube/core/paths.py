@@ -146,6 +146,12 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> str:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def remove_if_present(path: str | os.PathLike[str]) -> None:
+    """Delete a local file or FileSystems object if it exists."""
+    if exists(path):
+        FileSystems.delete([str(path)])
+
+
 def match_remote(pattern: str) -> list[str]:
     """Sorted URLs of the FileSystems objects that match a glob ``pattern`` (``**`` spans
     folders)."""
