@@ -189,3 +189,27 @@ def test_stream_refuses_output_inside_the_watched_folder(tmp_path, causal_bundle
                    "--model", str(causal_bundle), "--until_idle_s", "0"])
     assert status == 2
     assert "overlap" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_stream_with_one_line_and_its_records(tmp_path, causal_bundle):
+    import signal
+    import subprocess
+    import sys
+    watch, out = tmp_path / "watch", tmp_path / "out"
+    watch.mkdir()
+    _recording(watch / "r.edf", 0)
+    job = subprocess.Popen(
+        [sys.executable, "-m", "neurokube.pipelines.cli", "stream", "--watch", str(watch),
+         "--output", str(out), "--model", str(causal_bundle), "--poll_s", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while _labelled_s(out / "r.csv_bi") < SECONDS - 3 and time.time() < deadline:
+        time.sleep(0.2)
+    job.send_signal(signal.SIGINT)
+    stdout, stderr = job.communicate(timeout=120)
+    assert job.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "stopped by the user" in stderr
+    assert json.loads((out / "run.json").read_text())["stopped_by_user"] is True
+    assert _labelled_s(out / "r.csv_bi") >= SECONDS - 3  # the results so far are kept
