@@ -151,11 +151,17 @@ def write_report(output_dir: str, rows: list[dict[str, Any]], summary: dict[str,
         for name in ("overlap", "taes", "szcore"):
             if name in scores:
                 s = scores[name]
+                # Rates over no seizure (sensitivity) or no detection (precision, F1)
+                # are undefined, not 0.
+                no_targets, no_hyps = not s["targets"], not (s["hits"] or s["false_alarms"])
+                rates = ["n/a" if undefined else _cell(s[key], 2) for key, undefined in
+                         (("sensitivity_pct", no_targets), ("precision_pct", no_hyps),
+                          ("f1_pct", no_targets or no_hyps))]
                 parts.append(f"<tr><td class='name'>{name.upper()}</td>"
                              f"{_cell(float(s['targets']), 0)}{_cell(float(s['hits']), 2)}"
                              f"{_cell(float(s['false_alarms']), 2)}"
-                             f"{_cell(s['sensitivity_pct'], 2)}{_cell(s['precision_pct'], 2)}"
-                             f"{_cell(s['f1_pct'], 2)}{_cell(s['fa_per_24h'], 2)}</tr>")
+                             + "".join(r if r.startswith("<td") else _cell(r) for r in rates)
+                             + f"{_cell(s['fa_per_24h'], 2)}</tr>")
         parts.append("</tbody></table>")
     if curve:
         curve_picture(curve, os.path.join(folder, "operating_points.png"))

@@ -8,6 +8,7 @@ Example::
 """
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -117,6 +118,21 @@ def run(args: argparse.Namespace, _: list[str]) -> int:
     inputs = opts.list_inputs(args.input)
     if not exists(args.results):
         raise opts.UsageError(f"--results {args.results}: no such folder")
+    labelled = [s for s in inputs.sources
+                if exists(output_path(args.results, s.name, ".csv_bi"))]
+    if not labelled:
+        raise opts.UsageError(f"--results {args.results}: no results for any of the "
+                              f"{len(inputs.sources)} recording(s) of --input (label them "
+                              "first, with the same --input root)")
+    if len(labelled) < len(inputs.sources):
+        print(f"review: no results under {args.results} for "
+              f"{len(inputs.sources) - len(labelled)} of {len(inputs.sources)} recordings; "
+              "they are left out", file=sys.stderr)
+    if args.ref:
+        unreferenced = sum(find_reference(args.ref, s) is None for s in labelled)
+        if unreferenced:
+            print(f"review: no reference under {args.ref} for {unreferenced} of "
+                  f"{len(labelled)} recordings; they are not scored", file=sys.stderr)
     formats = ("png", "svg") if args.svg else ("png",)
     path = build_report(inputs.sources, args.results, args.output, bundle_dir, bundle,
                         args.ref, args.max_pictures, formats, args.start, args.duration)

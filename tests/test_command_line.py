@@ -78,6 +78,8 @@ def _bad_lines(t, bundle):
                                     "--thresholds", "0.5,2"],
         "review missing results": ["review", "--input", c, "--results", str(t / "none"),
                                    "--output", o, "--model", str(bundle)],
+        "review without results": ["review", "--input", c, "--results", str(t / "foreign"),
+                                   "--output", o, "--model", str(bundle)],
         "unknown command": ["relabel", "--input", c],
         "no command": [],
     }
@@ -86,7 +88,7 @@ def _bad_lines(t, bundle):
 def test_every_bad_command_line_is_one_line_and_status_2(setup, capsys):
     tmp_path, bundle = setup
     lines = _bad_lines(tmp_path, bundle)
-    assert len(lines) >= 38
+    assert len(lines) >= 39
     for what, argv in lines.items():
         status = cli.main(argv)
         err = capsys.readouterr().err.strip().splitlines()

@@ -109,3 +109,15 @@ def test_review_one_window(labelled, random_bundle, tmp_path):
     pictures = sorted(p.name for p in pathlib.Path(tmp_path / "w").rglob("*.png")
                       if p.parent.name != "report")
     assert pictures == ["r0.page01.png", "r1.page01.png"]  # one window each, no overview
+
+
+def test_rates_without_seizures_or_detections_read_n_a(tmp_path):
+    from neurokube.models.bundle import REFERENCE_BUNDLE
+    from neurokube.pipelines.report import write_report
+    none = {"targets": 0, "hits": 0, "false_alarms": 0, "sensitivity_pct": 0.0,
+            "precision_pct": 0.0, "f1_pct": 0.0, "fa_per_24h": 0.0}
+    path = write_report(str(tmp_path), [], {"inputs": 1, "results": 1}, [],
+                        str(REFERENCE_BUNDLE), "v", {},
+                        {"files": 1, "total_duration_s": 60.0, "overlap": none}, None)
+    row = pathlib.Path(path).read_text().split("OVERLAP</td>", 1)[1].split("</tr>", 1)[0]
+    assert row.count("<td>n/a</td>") == 3 and "0.00" in row  # hits, FA/24h stay numbers
