@@ -52,29 +52,33 @@ def bundle_tag(folder: str, bundle: "ModelBundle") -> str:
     return f"{os.path.basename(os.path.normpath(str(folder)))}-{bundle.version[:8]}"
 
 
-def referenced_inputs(corpus_name: str, corpus_spec: str) -> "InputSet":
-    """The recordings of a corpus, each with its reference annotation beside it, or a
+def referenced_inputs(corpus_name: str, corpus_spec: str
+                      ) -> tuple["InputSet", dict[str, str]]:
+    """The recordings of a corpus and {name: its reference annotation beside it}, or a
     usage error before anything is labelled."""
     try:
         inputs = opts.list_inputs([corpus_spec])
     except opts.UsageError as exc:
         raise opts.UsageError(f"--corpus {corpus_name}: {exc}".replace("--input: ", "")) \
             from None
-    unreferenced = [s.name for s in inputs.sources
-                    if find_annotation(s.url, TERM_SUFFIXES) is None]
+    refs = {s.name: find_annotation(s.url, TERM_SUFFIXES) for s in inputs.sources}
+    unreferenced = [name for name, ref in refs.items() if ref is None]
     if unreferenced:
         raise opts.UsageError(f"--corpus {corpus_name}: no reference annotation beside "
                               f"{len(unreferenced)} recording(s), e.g. {unreferenced[0]}")
-    return inputs
+    return inputs, refs
 
 
-def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str, inputs: "InputSet",
-                 corpus_spec: str, out_dir: str, argv: list[str], thresholds: Sequence[float],
+def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str,
+                 corpus: tuple["InputSet", dict[str, str]], corpus_spec: str, out_dir: str,
+                 argv: list[str], thresholds: Sequence[float],
                  overwrite: bool) -> dict[str, Any]:
-    """Label one corpus with one bundle and compute its figures (a leaderboard row)."""
+    """Label one corpus (recordings and references, from :func:`referenced_inputs`) with
+    one bundle and compute its figures (a leaderboard row)."""
     from neurokube.models.evaluation import (
         RecordingResult, corpus_metrics, decision_delays, operating_points)
     from neurokube.models.handler import DetectorModelHandler
+    inputs, refs = corpus
     run_id = prepare_output(out_dir, inputs, overwrite)
     started = time.time()
     with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
@@ -86,8 +90,7 @@ def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str, input
     for source in inputs.sources:
         post = output_path(out_dir, source.name, ".posteriors.npz")
         if exists(post):  # else a dead letter, counted in the summary
-            ref = find_annotation(source.url, TERM_SUFFIXES)
-            results.append(RecordingResult.load(source.name, ref, post))
+            results.append(RecordingResult.load(source.name, refs[source.name], post))
     if not results:
         raise opts.UsageError(f"corpus {corpus_name}: no recording could be labelled")
     step_s = bundle.config.step_s
@@ -176,14 +179,14 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     if args.card and len(bundles) != 1:
         raise opts.UsageError("--card records the results of exactly one --model")
     argv = opts.beam_argv(args, beam_argv)
-    inputs = {name: referenced_inputs(name, spec) for name, spec in corpora}
+    referenced = {name: referenced_inputs(name, spec) for name, spec in corpora}
     rows = []
     with quiet(args.log_level):
         for folder, bundle in bundles:
             for name, spec in corpora:
                 out = join(args.output, bundle_tag(folder, bundle), name)
-                rows.append(evaluate_one(folder, bundle, name, inputs[name], spec, out, argv,
-                                         thresholds, args.overwrite))
+                rows.append(evaluate_one(folder, bundle, name, referenced[name], spec, out,
+                                         argv, thresholds, args.overwrite))
                 print(f"{bundle_tag(folder, bundle)} on {name}: OVERLAP {rows[-1]['overlap']['sensitivity_pct']:.2f} % at "
                       f"{rows[-1]['overlap']['fa_per_24h']:.2f} FA/24h, background flagged "
                       f"{rows[-1]['background_flagged_pct']:.3f} %")

@@ -136,7 +136,7 @@ def beam_argv(args: argparse.Namespace, extra: Sequence[str] | None) -> list[str
     UsageError
         An unknown runner configuration, or a flag that is neither NeuroKube's nor Beam's.
     """
-    stray = _stray_values(extra)
+    stray = _stray_values(extra or [])
     if stray:
         raise UsageError(f"unexpected value(s) {' '.join(stray)} (each flag of this command "
                          f"takes the values its --help shows)")

@@ -173,22 +173,19 @@ def test_stream_equals_batch_and_records_latency(tmp_path, causal_bundle):
     assert growing and all(all(w.seen_partial) for w in growing)
 
 
-def test_stream_refuses_a_non_causal_model(tmp_path, random_bundle, capsys):
+@pytest.mark.parametrize("case", ["non-causal model", "output inside the watched folder"])
+def test_stream_refuses_what_it_cannot_do(tmp_path, random_bundle, causal_bundle, capsys,
+                                          case):
     watch = tmp_path / "watch"
     watch.mkdir()
-    status = main(["stream", "--watch", str(watch), "--output", str(tmp_path / "out"),
-                   "--model", str(random_bundle), "--until_idle_s", "0"])
+    model, output, message = {
+        "non-causal model": (random_bundle, tmp_path / "out", "not a causal model"),
+        "output inside the watched folder": (causal_bundle, watch / "labels", "overlap"),
+    }[case]
+    status = main(["stream", "--watch", str(watch), "--output", str(output),
+                   "--model", str(model), "--until_idle_s", "0"])
     assert status == 2
-    assert "not a causal model" in capsys.readouterr().err
-
-
-def test_stream_refuses_output_inside_the_watched_folder(tmp_path, causal_bundle, capsys):
-    watch = tmp_path / "watch"
-    watch.mkdir()
-    status = main(["stream", "--watch", str(watch), "--output", str(watch / "labels"),
-                   "--model", str(causal_bundle), "--until_idle_s", "0"])
-    assert status == 2
-    assert "overlap" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -10,7 +10,8 @@ change (tests, and batches run as streams); without it, it runs until cancelled.
 :class:`~neurokube.models.streaming.RecordingStream` per key in Beam state: each
 observation labels the seconds that have become complete and rewrites, atomically,
 ``<bname>.csv_bi`` (the events so far; an event still open runs to the data labelled) and
-``<bname>.events.jsonl`` (every decision, one JSON line each, only ever appended to).
+``<bname>.events.jsonl`` (every decision so far, one JSON line each: each rewrite adds
+lines and never changes earlier ones, unless the recording is labelled anew).
 A recording that cannot be read when final (a header whose record count the file does not
 hold included, as in ``label``), or that shrinks, becomes one dead letter
 (``<name>.dead_letter.json`` in the run's records folder at once, and on the
