@@ -6,8 +6,8 @@ and computes (:mod:`neurokube.models.evaluation`) NEDC OVERLAP and TAES and SzCO
 precision and F1, the share of background seconds flagged, the longest false event, the
 detection latency of every detected seizure (and for a causal bundle its decision delay:
 data seconds after the onset at which ``stream`` would emit the event), and the same
-across a sweep of operating points. It writes ``leaderboard.json`` and ``leaderboard.md`` (one row per bundle ×
-corpus, then each curve); with ``--card`` it records the results in the (single)
+across a sweep of operating points. It writes ``leaderboard.json`` and
+``leaderboard.md`` (one row per bundle × corpus, then each curve); with ``--card`` it records the results in the (single)
 bundle's model card, together with the command that produced them.
 
 Example::
@@ -34,8 +34,10 @@ from neurokube.pipelines.run_files import finish_run, prepare_output
 from neurokube.transforms.training_examples import TERM_SUFFIXES, find_annotation
 
 if TYPE_CHECKING:
-    from neurokube.models.bundle import ModelBundle
+    from apache_beam.options.pipeline_options import PipelineOptions
+
     from neurokube.core.sources import InputSet
+    from neurokube.models.bundle import ModelBundle
 
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_MD = "leaderboard.md"
@@ -71,7 +73,7 @@ def referenced_inputs(corpus_name: str, corpus_spec: str
 
 def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str,
                  corpus: tuple["InputSet", dict[str, str]], corpus_spec: str, out_dir: str,
-                 argv: list[str], thresholds: Sequence[float],
+                 options: "PipelineOptions", thresholds: Sequence[float],
                  overwrite: bool) -> dict[str, Any]:
     """Label one corpus (recordings and references, from :func:`referenced_inputs`) with
     one bundle and compute its figures (a leaderboard row)."""
@@ -81,7 +83,7 @@ def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str,
     inputs, refs = corpus
     run_id = prepare_output(out_dir, inputs, overwrite)
     started = time.time()
-    with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
+    with beam.Pipeline(options=options) as p:
         build_label_pipeline(p, inputs, out_dir, bundle, DetectorModelHandler(bundle_dir),
                              formats=("csv_bi", "posteriors"), run_id=run_id,
                              options_record={"evaluate": corpus_name})
@@ -141,63 +143,77 @@ def leaderboard_markdown(rows: list[dict[str, Any]], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+class EvaluateOptions(opts.JobOptions):
+    """The flags of ``neurokube evaluate``."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        cls.declare(parser, required=False)
+
+    @classmethod
+    def declare(cls, parser: argparse.ArgumentParser, required: bool) -> None:
+        parser.add_argument("--model", action="extend", nargs="+", default=None,
+                            metavar="BUNDLE",
+                            help="model bundles (--model A B, or --model repeated; default: "
+                                 "the reference)")
+        parser.add_argument("--corpus", action="append", required=required, type=str,
+                            metavar="NAME=PATH",
+                            help="an annotated corpus (folder, pattern or list; references "
+                                 "beside the EDFs); repeat for several")
+        parser.add_argument("--output", required=required,
+                            help="folder for results and leaderboard")
+        parser.add_argument("--thresholds", default=",".join(str(t) for t in DEFAULT_THRESHOLDS),
+            help="P3 thresholds of the operating-point sweep")
+        parser.add_argument("--card", action="store_true",
+                            help="record the results in the bundle's model card (one bundle)")
+        opts.add_run_arguments(parser)
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
+    parser = EvaluateOptions.add_to_command(subparsers.add_parser(
         "evaluate", help="label annotated corpora with one or more bundles and score them "
                          "(leaderboard.md / leaderboard.json)",
-        description="Challenge-style evaluation; Beam flags may follow.")
-    parser.add_argument("--model", action="extend", nargs="+", default=None,
-                        metavar="BUNDLE",
-                        help="model bundles (--model A B, or --model repeated; default: "
-                             "the reference)")
-    parser.add_argument("--corpus", action="append", required=True, type=str,
-                        metavar="NAME=PATH",
-                        help="an annotated corpus (folder, pattern or list; references "
-                             "beside the EDFs); repeat for several")
-    parser.add_argument("--output", required=True, help="folder for results and leaderboard")
-    parser.add_argument("--thresholds", default=",".join(str(t) for t in DEFAULT_THRESHOLDS),
-        help="P3 thresholds of the operating-point sweep")
-    parser.add_argument("--card", action="store_true",
-                        help="record the results in the bundle's model card (one bundle)")
-    opts.add_run_arguments(parser)
+        description="Challenge-style evaluation; Beam flags may follow."))
     parser.set_defaults(run=run)
     return parser
 
 
 def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
-    corpora = [_corpus(text) for text in args.corpus]
+    job = EvaluateOptions.from_command(args, opts.beam_argv(args, beam_argv))
+    corpora = [_corpus(text) for text in job.corpus]
     names = [name for name, _ in corpora]
     if len(set(names)) != len(names):
         raise opts.UsageError(f"--corpus names must differ: {', '.join(names)}")
     try:
-        thresholds = sorted({float(t) for t in args.thresholds.split(",") if t.strip()})
+        thresholds = sorted({float(t) for t in job.thresholds.split(",") if t.strip()})
     except ValueError:
-        raise opts.UsageError(f"--thresholds {args.thresholds!r}: not numbers") from None
+        raise opts.UsageError(f"--thresholds {job.thresholds!r}: not numbers") from None
     if not thresholds or not all(0.0 < t < 1.0 for t in thresholds):
         raise opts.UsageError("--thresholds must lie strictly between 0 and 1")
-    bundles = [opts.load_bundle(m) for m in (args.model or [None])]
-    if args.card and len(bundles) != 1:
+    bundles = [opts.load_bundle(m) for m in (job.model or [None])]
+    if job.card and len(bundles) != 1:
         raise opts.UsageError("--card records the results of exactly one --model")
-    argv = opts.beam_argv(args, beam_argv)
     referenced = {name: referenced_inputs(name, spec) for name, spec in corpora}
     rows = []
     with quiet(args.log_level):
         for folder, bundle in bundles:
             for name, spec in corpora:
-                out = join(args.output, bundle_tag(folder, bundle), name)
+                out = join(job.output, bundle_tag(folder, bundle), name)
                 rows.append(evaluate_one(folder, bundle, name, referenced[name], spec, out,
-                                         argv, thresholds, args.overwrite))
-                print(f"{bundle_tag(folder, bundle)} on {name}: OVERLAP {rows[-1]['overlap']['sensitivity_pct']:.2f} % at "
-                      f"{rows[-1]['overlap']['fa_per_24h']:.2f} FA/24h, background flagged "
-                      f"{rows[-1]['background_flagged_pct']:.3f} %")
+                                         job, thresholds, job.overwrite))
+                row = rows[-1]
+                print(f"{bundle_tag(folder, bundle)} on {name}: OVERLAP "
+                      f"{row['overlap']['sensitivity_pct']:.2f} % at "
+                      f"{row['overlap']['fa_per_24h']:.2f} FA/24h, background flagged "
+                      f"{row['background_flagged_pct']:.3f} %")
     command = "neurokube " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if \
         os.path.basename(sys.argv[0]) == "neurokube" else "neurokube evaluate ..."
     board = {"rows": rows, "command": command}
-    atomic_write_text(join(args.output, LEADERBOARD_JSON), json.dumps(board, indent=1) + "\n")
+    atomic_write_text(join(job.output, LEADERBOARD_JSON), json.dumps(board, indent=1) + "\n")
     markdown = leaderboard_markdown(rows, command)
-    atomic_write_text(join(args.output, LEADERBOARD_MD), markdown)
-    if args.card:
+    atomic_write_text(join(job.output, LEADERBOARD_MD), markdown)
+    if job.card:
         from neurokube.models.bundle import record_evaluation
         record_evaluation(bundles[0][0], markdown, board)
-    print(f"leaderboard: {join(args.output, LEADERBOARD_MD)}")
+    print(f"leaderboard: {join(job.output, LEADERBOARD_MD)}")
     return 0

@@ -70,39 +70,51 @@ def build_featurize_pipeline(p: beam.Pipeline, inputs: "InputSet", output_dir: s
     return {MAIN: written[MAIN], DEAD_LETTER: dead}
 
 
+class FeaturizeOptions(opts.JobOptions):
+    """The flags of ``neurokube featurize``."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        cls.declare(parser, required=False)
+
+    @classmethod
+    def declare(cls, parser: argparse.ArgumentParser, required: bool) -> None:
+        opts.add_io_arguments(parser, required)
+        parser.add_argument("--feature_spec", default=None,
+                            help="JSON file with a feature specification (default: the "
+                                 "reference front end)")
+        parser.add_argument("--chunk_s", type=opts.seconds(minimum=60.0),
+                            default=DEFAULT_CHUNK_S,
+                            help="chunk length for recordings longer than --whole_max_s, s")
+        parser.add_argument("--whole_max_s", type=opts.seconds(minimum=60.0),
+                            default=DEFAULT_WHOLE_MAX_S,
+                            help="recordings up to this long are read whole, s")
+        opts.add_run_arguments(parser)
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
+    parser = FeaturizeOptions.add_to_command(subparsers.add_parser(
         "featurize", help="EDF recordings -> TCP montage -> 26 LFCC features per channel",
-        description="Compute the LFCC features of every recording; Beam flags may follow.")
-    opts.add_io_arguments(parser)
-    parser.add_argument("--feature_spec", default=None,
-                        help="JSON file with a feature specification (default: the "
-                             "reference front end)")
-    parser.add_argument("--chunk_s", type=opts.seconds(minimum=60.0), default=DEFAULT_CHUNK_S,
-                        help="chunk length for recordings longer than --whole_max_s, s")
-    parser.add_argument("--whole_max_s", type=opts.seconds(minimum=60.0),
-                        default=DEFAULT_WHOLE_MAX_S,
-                        help="recordings up to this long are read whole, s")
-    opts.add_run_arguments(parser)
+        description="Compute the LFCC features of every recording; Beam flags may follow."))
     parser.set_defaults(run=run)
     return parser
 
 
 def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     """Run ``neurokube featurize``; returns the exit status."""
-    spec = opts.load_feature_spec(args.feature_spec)
-    inputs = opts.list_inputs(args.input)
-    argv = opts.beam_argv(args, beam_argv)
-    run_id = prepare_output(args.output, inputs, args.overwrite)
-    atomic_write_text(join(args.output, FEATURE_SPEC_FILE), spec.to_json() + "\n")
+    job = FeaturizeOptions.from_command(args, opts.beam_argv(args, beam_argv))
+    spec = opts.load_feature_spec(job.feature_spec)
+    inputs = opts.list_inputs(job.input)
+    run_id = prepare_output(job.output, inputs, job.overwrite)
+    atomic_write_text(join(job.output, FEATURE_SPEC_FILE), spec.to_json() + "\n")
     started = time.time()
     with quiet(args.log_level):
-        with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
-            build_featurize_pipeline(p, inputs, args.output, spec, args.chunk_s,
-                                     args.whole_max_s, run_id)
-    remove_stale_results(args.output, run_id,
-                         lambda name: [output_path(args.output, name, FEATURE_SUFFIX)])
-    summary = finish_run(args.output, run_id, started, summary_file=SUMMARY_FILE)
+        with beam.Pipeline(options=job) as p:
+            build_featurize_pipeline(p, inputs, job.output, spec, job.chunk_s,
+                                     job.whole_max_s, run_id)
+    remove_stale_results(job.output, run_id,
+                         lambda name: [output_path(job.output, name, FEATURE_SUFFIX)])
+    summary = finish_run(job.output, run_id, started, summary_file=SUMMARY_FILE)
     print(f"featurized {summary.get('results', 0)} of {summary['inputs']} recordings; "
-          f"{summary.get('dead_letters', 0)} dead letters; results under {args.output}")
-    return opts.exit_status(summary, args)
+          f"{summary.get('dead_letters', 0)} dead letters; results under {job.output}")
+    return opts.exit_status(summary, job)

@@ -114,42 +114,57 @@ def build_label_pipeline(p: beam.Pipeline, inputs: "InputSet", output_dir: str,
     return {MAIN: written[MAIN], DEAD_LETTER: dead, SKIPPED: todo[SKIPPED]}
 
 
+class LabelOptions(opts.JobOptions):
+    """The flags of ``neurokube label``."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        cls.declare(parser, required=False)
+
+    @classmethod
+    def declare(cls, parser: argparse.ArgumentParser, required: bool) -> None:
+        opts.add_io_arguments(parser, required)
+        opts.add_model_argument(parser)
+        parser.add_argument("--formats", type=opts.format_list(FORMATS), default=["csv_bi"],
+                            help=f"comma-separated output formats of {','.join(FORMATS)} "
+                                 "(csv_bi is always written)")
+        parser.add_argument("--chunk_s", type=opts.seconds(minimum=60.0),
+                            default=DEFAULT_CHUNK_S,
+                            help="chunk length for recordings longer than --whole_max_s, s "
+                                 "(at least 60)")
+        parser.add_argument("--whole_max_s", type=opts.seconds(minimum=60.0),
+                            default=DEFAULT_WHOLE_MAX_S,
+                            help="recordings up to this long are processed whole, s")
+        parser.add_argument("--p1_batch_windows", type=opts.positive_int, default=2048,
+                            help="P1 windows per model call")
+        parser.add_argument("--p2_batch_windows", type=opts.positive_int, default=1024,
+                            help="P2 windows per model call")
+        parser.add_argument("--max_batch_size", type=opts.positive_int, default=4,
+                            help="recordings or chunks per inference call")
+        parser.add_argument("--large_model", action="store_true",
+                            help="share one model copy across the worker processes of a "
+                                 "machine")
+        parser.add_argument("--model_copies", type=opts.positive_int, default=None,
+                            help="exact number of model copies per machine (e.g. one per "
+                                 "GPU)")
+        parser.add_argument("--device", default="CPU", choices=["CPU", "GPU"])
+        parser.add_argument("--engine", default=None, choices=["numpy", "keras"],
+                            help="how the models run: numpy (default on CPU: workers never "
+                                 "import TensorFlow) or keras (default on GPU)")
+        parser.add_argument("--incremental", action="store_true",
+                            help="skip recordings whose results exist for the same input "
+                                 "content (fingerprint) and model version; redo the rest")
+        parser.add_argument("--report", action="store_true",
+                            help="also write an HTML report (OUTPUT/report/index.html) with "
+                                 "pictures of up to 20 recordings (adds the posteriors "
+                                 "format)")
+        opts.add_run_arguments(parser)
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
+    parser = LabelOptions.add_to_command(subparsers.add_parser(
         "label", help="label seizures in EDF recordings (writes .csv_bi and more per recording)",
-        description="Run the seizure detector over recordings; Beam flags may follow.")
-    opts.add_io_arguments(parser)
-    opts.add_model_argument(parser)
-    parser.add_argument("--formats", type=opts.format_list(FORMATS), default=["csv_bi"],
-                        help=f"comma-separated output formats of {','.join(FORMATS)} "
-                             "(csv_bi is always written)")
-    parser.add_argument("--chunk_s", type=opts.seconds(minimum=60.0), default=DEFAULT_CHUNK_S,
-                        help="chunk length for recordings longer than --whole_max_s, s "
-                             "(at least 60)")
-    parser.add_argument("--whole_max_s", type=opts.seconds(minimum=60.0),
-                        default=DEFAULT_WHOLE_MAX_S,
-                        help="recordings up to this long are processed whole, s")
-    parser.add_argument("--p1_batch_windows", type=opts.positive_int, default=2048,
-                        help="P1 windows per model call")
-    parser.add_argument("--p2_batch_windows", type=opts.positive_int, default=1024,
-                        help="P2 windows per model call")
-    parser.add_argument("--max_batch_size", type=opts.positive_int, default=4,
-                        help="recordings or chunks per inference call")
-    parser.add_argument("--large_model", action="store_true",
-                        help="share one model copy across the worker processes of a machine")
-    parser.add_argument("--model_copies", type=opts.positive_int, default=None,
-                        help="exact number of model copies per machine (e.g. one per GPU)")
-    parser.add_argument("--device", default="CPU", choices=["CPU", "GPU"])
-    parser.add_argument("--engine", default=None, choices=["numpy", "keras"],
-                        help="how the models run: numpy (default on CPU: workers never "
-                             "import TensorFlow) or keras (default on GPU)")
-    parser.add_argument("--incremental", action="store_true",
-                        help="skip recordings whose results exist for the same input content "
-                             "(fingerprint) and model version; redo the rest")
-    parser.add_argument("--report", action="store_true",
-                        help="also write an HTML report (OUTPUT/report/index.html) with "
-                             "pictures of up to 20 recordings (adds the posteriors format)")
-    opts.add_run_arguments(parser)
+        description="Run the seizure detector over recordings; Beam flags may follow."))
     parser.set_defaults(run=run)
     return parser
 
@@ -157,57 +172,58 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     """Run ``neurokube label``; returns the exit status (see :mod:`.run_files`)."""
     from neurokube.models.handler import DetectorModelHandler
-    bundle_dir, bundle = opts.load_bundle(args.model)
-    inputs = opts.list_inputs(args.input)
-    formats = list(args.formats) + (["posteriors"] if args.report else [])
     argv = opts.beam_argv(args, beam_argv)
-    if opts.is_dry_run(argv):
-        return dry_run(args, inputs, bundle_dir, bundle, formats, argv)
-    run_id = prepare_output(args.output, inputs, args.overwrite)
-    handler = DetectorModelHandler(bundle_dir, p1_batch_windows=args.p1_batch_windows,
-                                   p2_batch_windows=args.p2_batch_windows,
-                                   max_batch_size=args.max_batch_size,
-                                   large_model=args.large_model, model_copies=args.model_copies,
-                                   device=args.device, engine=args.engine)
+    job = LabelOptions.from_command(args, argv)
+    bundle_dir, bundle = opts.load_bundle(job.model)
+    inputs = opts.list_inputs(job.input)
+    formats = list(job.formats) + (["posteriors"] if job.report else [])
+    if opts.is_dry_run(job):
+        return dry_run(job, args.log_level, inputs, bundle_dir, bundle, formats, argv)
+    run_id = prepare_output(job.output, inputs, job.overwrite)
+    handler = DetectorModelHandler(bundle_dir, p1_batch_windows=job.p1_batch_windows,
+                                   p2_batch_windows=job.p2_batch_windows,
+                                   max_batch_size=job.max_batch_size,
+                                   large_model=job.large_model, model_copies=job.model_copies,
+                                   device=job.device, engine=job.engine)
     # Input specs by their last part only: full paths can name patients or wards.
-    record = {"input": [os.path.basename(str(i).rstrip("/")) for i in args.input],
-              "model": args.model or "reference", "formats": formats,
-              "runner_config": args.runner_config, "beam_args": argv,
-              "incremental": args.incremental}
+    record = {"input": [os.path.basename(str(i).rstrip("/")) for i in job.input],
+              "model": job.model or "reference", "formats": formats,
+              "runner_config": job.runner_config, "beam_args": argv,
+              "incremental": job.incremental}
     started = time.time()
-    with quiet(args.log_level), Progress(args.output, len(inputs)):
-        with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
-            build_label_pipeline(p, inputs, args.output, bundle, handler, formats=formats,
-                                 chunk_s=args.chunk_s, whole_max_s=args.whole_max_s,
-                                 options_record=record, incremental=args.incremental,
+    with quiet(args.log_level), Progress(job.output, len(inputs)):
+        with beam.Pipeline(options=job) as p:
+            build_label_pipeline(p, inputs, job.output, bundle, handler, formats=formats,
+                                 chunk_s=job.chunk_s, whole_max_s=job.whole_max_s,
+                                 options_record=record, incremental=job.incremental,
                                  run_id=run_id)
-    remove_stale_results(args.output, run_id, lambda name: [
-        format_path(args.output, name, f) for f in FORMATS] + [
-        output_path(args.output, name, RESULT_META_SUFFIX)])
-    summary = finish_run(args.output, run_id, started)
-    print_dead_letters(run_dead_letters(args.output, run_id))
-    print_results_table(result_rows(args.output, inputs.sources))
+    remove_stale_results(job.output, run_id, lambda name: [
+        format_path(job.output, name, f) for f in FORMATS] + [
+        output_path(job.output, name, RESULT_META_SUFFIX)])
+    summary = finish_run(job.output, run_id, started)
+    print_dead_letters(run_dead_letters(job.output, run_id))
+    print_results_table(result_rows(job.output, inputs.sources))
     print(f"labelled {summary.get('results', 0)} of {summary['inputs']} recordings "
           f"({summary.get('eeg_hours', 0):.2f} EEG-hours) in {summary['wall_time_s']:.1f} s "
           f"with model {bundle.version}; {summary.get('dead_letters', 0)} dead letters; "
           f"{summary.get('skipped_unchanged', 0)} skipped as unchanged; "
-          f"results under {args.output}")
-    if args.report:
+          f"results under {job.output}")
+    if job.report:
         from neurokube.pipelines.review_command import build_report
-        print(f"report: {build_report(inputs.sources, args.output, args.output, bundle_dir, bundle)}")
-    return opts.exit_status(summary, args)
+        print(f"report: {build_report(inputs.sources, job.output, job.output, bundle_dir, bundle)}")
+    return opts.exit_status(summary, job)
 
 
-def dry_run(args: argparse.Namespace, inputs: "InputSet", bundle_dir: str,
+def dry_run(job: LabelOptions, log_level: str, inputs: "InputSet", bundle_dir: str,
             bundle: "ModelBundle", formats: list[str], argv: list[str]) -> int:
     """Build the job for its runner (Dataflow: the job description) without running it:
     no output is touched and no credential is looked up."""
     from neurokube.models.handler import DetectorModelHandler
-    with quiet(args.log_level):
-        p = beam.Pipeline(options=opts.pipeline_options(argv))
-        build_label_pipeline(p, inputs, args.output, bundle, DetectorModelHandler(bundle_dir),
-                             formats=formats, chunk_s=args.chunk_s,
-                             whole_max_s=args.whole_max_s, run_id="dry-run")
+    with quiet(log_level):
+        p = beam.Pipeline(options=job)
+        build_label_pipeline(p, inputs, job.output, bundle, DetectorModelHandler(bundle_dir),
+                             formats=formats, chunk_s=job.chunk_s,
+                             whole_max_s=job.whole_max_s, run_id="dry-run")
         p.run().wait_until_finish()
     print(f"dry run: the label job for {len(inputs)} recordings was built for "
           f"{argv[0] if argv else 'the default runner'} and not run; nothing was written")

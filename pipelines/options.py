@@ -1,5 +1,11 @@
 """Command-line flags of the jobs, checked before any worker starts.
 
+Each Beam job (featurize, label, stream, train, evaluate) declares its flags once, in a
+:class:`JobOptions` subclass: the command line builds the job's subcommand from it, and
+the job runs its pipeline with the options object that holds them, so its own settings
+travel with the job to the runner (a Dataflow job lists them with Beam's) and are read as
+``options.view_as(LabelOptions).output``.
+
 Every bad argument ends as one clear line and exit status 2 (:class:`UsageError`), never
 a traceback: unknown formats, non-positive or non-finite sizes, a model bundle that is
 missing, altered or incomplete, an input that matches nothing, a flag that is neither
@@ -8,22 +14,22 @@ from ``runner_configs/`` and explicit Beam flags.
 
 Example::
 
-    parser = argparse.ArgumentParser()
-    add_io_arguments(parser)
+    parser = LabelOptions.add_to_command(subparsers.add_parser("label"))
     args, extra = parser.parse_known_args(argv)
-    argv = beam_argv(args, extra)
+    options = LabelOptions.from_command(args, beam_argv(args, extra))
+    beam.Pipeline(options=options)
 """
 import argparse
 import math
 import os
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from neurokube.core.sources import list_recordings
 from neurokube.pipelines import runner_config
 
 if TYPE_CHECKING:
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     from neurokube.core.feature_spec import FeatureSpec
     from neurokube.core.sources import InputSet
     from neurokube.models.bundle import ModelBundle
@@ -43,12 +49,67 @@ class UsageError(Exception):
     """A bad command line or input that stops the job before it starts (exit status 2)."""
 
 
-def add_io_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", dest="input", nargs="+", required=True, metavar="INPUT",
+JobOptionsT = TypeVar("JobOptionsT", bound="JobOptions")
+
+
+class JobOptions(PipelineOptions):
+    """Base of the jobs' option classes: each subclass declares one job's flags.
+
+    A subclass implements :meth:`declare` and hands it to Beam through Beam's hook::
+
+        class LabelOptions(JobOptions):
+            @classmethod
+            def _add_argparse_args(cls, parser):
+                cls.declare(parser, required=False)
+
+    The flags are required only on the command line (``required=True`` there): Beam
+    parses options again in every process, and a worker is never given ``--input``.
+    The job classes derive from this class, which declares nothing, rather than from
+    ``PipelineOptions`` directly: Beam parses the flags of all *direct* subclasses of
+    ``PipelineOptions`` in one parser, where ``--input``, ``--output`` and ``--model``,
+    declared by several jobs, would collide (``tests/test_job_options.py`` checks it).
+    """
+
+    @classmethod
+    def declare(cls, parser: argparse.ArgumentParser, required: bool) -> None:
+        """Add this job's flags to ``parser``; ``required`` marks the mandatory ones."""
+        raise NotImplementedError(cls.__name__)
+
+    @classmethod
+    def add_to_command(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        """The job's subcommand parser: its flags, the mandatory ones required."""
+        cls.declare(parser, required=True)
+        return parser
+
+    @classmethod
+    def flag_defaults(cls) -> dict[str, Any]:
+        """Destination -> default of every flag the job declares."""
+        parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+        cls.declare(parser, required=False)
+        return vars(parser.parse_args([]))
+
+    @classmethod
+    def from_command(cls: type[JobOptionsT], args: argparse.Namespace,
+                     beam_flags: Sequence[str]) -> JobOptionsT:
+        """The options the job runs with: Beam's flags and the job's parsed values.
+
+        Parameters
+        ----------
+        args : argparse.Namespace
+            The subcommand's parsed arguments (values already checked by their types).
+        beam_flags : sequence of str
+            Beam flags (:func:`beam_argv`: runner configuration and explicit flags).
+        """
+        values = {name: getattr(args, name) for name in cls.flag_defaults()}
+        return PipelineOptions(list(beam_flags), **values).view_as(cls)
+
+
+def add_io_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--input", dest="input", nargs="+", required=required, metavar="INPUT",
                         help="recordings: glob patterns, folders (searched recursively for "
                              "*.edf), single EDF files or list files (.list/.txt, one path "
                              "or URL per line); local paths or gs:// URLs; several allowed")
-    parser.add_argument("--output", dest="output", required=True,
+    parser.add_argument("--output", dest="output", required=required,
                         help="output folder (local path or gs:// URL)")
 
 
@@ -160,15 +221,10 @@ def _stray_values(extra):
             and not (k and extra[k - 1].startswith("--") and "=" not in extra[k - 1])]
 
 
-def is_dry_run(argv: Iterable[str]) -> bool:
+def is_dry_run(options: PipelineOptions) -> bool:
     """Whether Beam is asked to build the job without running it (``--dry_run=True``)."""
-    from apache_beam.options.pipeline_options import PipelineOptions
-    return bool(PipelineOptions(list(argv)).get_all_options().get("dry_run"))
-
-
-def pipeline_options(argv: Sequence[str] | None) -> "PipelineOptions":
-    from apache_beam.options.pipeline_options import PipelineOptions
-    return PipelineOptions(argv)
+    from apache_beam.options.pipeline_options import TestOptions
+    return bool(options.view_as(TestOptions).dry_run)
 
 
 def pin_math_threads_for_local_workers(argv: Sequence[str]) -> None:
@@ -181,9 +237,10 @@ def pin_math_threads_for_local_workers(argv: Sequence[str]) -> None:
             os.environ.setdefault(var, "1")
 
 
-def exit_status(summary: dict[str, Any], args: argparse.Namespace) -> int:
-    """0, or :data:`EXIT_DEAD_LETTERS` when recordings failed (unless allowed)."""
-    if summary.get("dead_letters", 0) and not getattr(args, "allow_dead_letters", False):
+def exit_status(summary: dict[str, Any], options: Any) -> int:
+    """0, or :data:`EXIT_DEAD_LETTERS` when recordings failed (unless the job's options
+    say ``allow_dead_letters``)."""
+    if summary.get("dead_letters", 0) and not getattr(options, "allow_dead_letters", False):
         return EXIT_DEAD_LETTERS
     return EXIT_OK
 

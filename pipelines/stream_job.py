@@ -77,30 +77,41 @@ def write_run_summary(output_dir: str, run_id: str, extra: dict[str, Any]) -> No
                                                           sort_keys=True) + "\n")
 
 
+class StreamOptions(opts.JobOptions):
+    """The flags of ``neurokube stream``."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        cls.declare(parser, required=False)
+
+    @classmethod
+    def declare(cls, parser: argparse.ArgumentParser, required: bool) -> None:
+        parser.add_argument("--watch", required=required,
+                            help="folder (local or gs://) whose *.edf files are followed")
+        parser.add_argument("--output", required=required, help="folder for the event files")
+        parser.add_argument("--model", default=None,
+                            help="causal model bundle (default: the shipped causal reference)")
+        parser.add_argument("--poll_s", type=opts.seconds(minimum=0.05), default=5.0,
+                            help="seconds between listings of the folder (default: 5)")
+        parser.add_argument("--settle_s", type=opts.seconds(minimum=0.0), default=60.0,
+                            help="a file unchanged this long is final: its last seconds are "
+                                 "labelled and its open event closed (default: 60); one that "
+                                 "grows again later is labelled anew from its start")
+        parser.add_argument("--until_idle_s", type=opts.seconds(minimum=0.0), default=None,
+                            help="end the job after this long without new data, finalising "
+                                 "every file (default: run until cancelled, e.g. with Ctrl-C)")
+        parser.add_argument("--engine", default="numpy", choices=["numpy", "keras"],
+                            help="how the models run (numpy: no TensorFlow in the workers)")
+        opts.add_run_arguments(parser)
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
+    parser = StreamOptions.add_to_command(subparsers.add_parser(
         "stream", help="label EDF recordings as they appear and grow (causal model, Beam "
                        "streaming)",
         description="Watch a folder for EDF files that appear and grow, label them with a "
                     "causal model as records arrive, keep <bname>.csv_bi current and "
-                    "<bname>.events.jsonl growing; Beam flags may follow.")
-    parser.add_argument("--watch", required=True,
-                        help="folder (local or gs://) whose *.edf files are followed")
-    parser.add_argument("--output", required=True, help="folder for the event files")
-    parser.add_argument("--model", default=None,
-                        help="causal model bundle (default: the shipped causal reference)")
-    parser.add_argument("--poll_s", type=opts.seconds(minimum=0.05), default=5.0,
-                        help="seconds between listings of the folder (default: 5)")
-    parser.add_argument("--settle_s", type=opts.seconds(minimum=0.0), default=60.0,
-                        help="a file unchanged this long is final: its last seconds are "
-                             "labelled and its open event closed (default: 60); one that "
-                             "grows again later is labelled anew from its start")
-    parser.add_argument("--until_idle_s", type=opts.seconds(minimum=0.0), default=None,
-                        help="end the job after this long without new data, finalising "
-                             "every file (default: run until cancelled, e.g. with Ctrl-C)")
-    parser.add_argument("--engine", default="numpy", choices=["numpy", "keras"],
-                        help="how the models run (numpy: no TensorFlow in the workers)")
-    opts.add_run_arguments(parser)
+                    "<bname>.events.jsonl growing; Beam flags may follow."))
     parser.set_defaults(run=run)
     return parser
 
@@ -121,35 +132,36 @@ def _check_watch_and_output(watch, output):
 
 def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     """Run ``neurokube stream``; returns the exit status."""
-    bundle_dir, bundle = opts.load_bundle(args.model or causal_reference_bundle())
-    if not bundle.config.causal:
-        raise opts.UsageError(f"--model {bundle_dir}: not a causal model (its windows look "
-                              "into the future); use a causal bundle such as the default")
-    _check_watch_and_output(args.watch, args.output)
     argv = opts.beam_argv(args, beam_argv)
     if "--streaming" not in argv:
         argv.append("--streaming")
-    run_id = prepare_output(args.output, InputSet([]), args.overwrite)
+    job = StreamOptions.from_command(args, argv)
+    bundle_dir, bundle = opts.load_bundle(job.model or causal_reference_bundle())
+    if not bundle.config.causal:
+        raise opts.UsageError(f"--model {bundle_dir}: not a causal model (its windows look "
+                              "into the future); use a causal bundle such as the default")
+    _check_watch_and_output(job.watch, job.output)
+    run_id = prepare_output(job.output, InputSet([]), job.overwrite)
     started = time.time()
     stopped = False
     try:
         with quiet(args.log_level):
-            with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
-                build_stream_pipeline(p, args.watch, args.output, bundle_dir, args.poll_s,
-                                      args.settle_s, args.until_idle_s, args.engine, run_id)
+            with beam.Pipeline(options=job) as p:
+                build_stream_pipeline(p, job.watch, job.output, bundle_dir, job.poll_s,
+                                      job.settle_s, job.until_idle_s, job.engine, run_id)
     except KeyboardInterrupt:  # the usual way to end a job that runs until cancelled
         stopped = True
         print("stream stopped by the user: every file's results hold the seconds labelled so "
               "far (files not yet final keep their open events open)", file=sys.stderr)
-    write_run_summary(args.output, run_id, {
-        "watch": os.path.basename(str(args.watch).rstrip("/")), "model_version":
-        bundle.version, "poll_s": args.poll_s, "settle_s": args.settle_s,
-        "until_idle_s": args.until_idle_s, "inputs": None, "stopped_by_user": stopped,
+    write_run_summary(job.output, run_id, {
+        "watch": os.path.basename(str(job.watch).rstrip("/")), "model_version":
+        bundle.version, "poll_s": job.poll_s, "settle_s": job.settle_s,
+        "until_idle_s": job.until_idle_s, "inputs": None, "stopped_by_user": stopped,
         "versions": {"neurokube": __version__, "apache_beam": beam.__version__}})
-    summary = finish_run(args.output, run_id, started)
-    print_dead_letters(run_dead_letters(args.output, run_id))
+    summary = finish_run(job.output, run_id, started)
+    print_dead_letters(run_dead_letters(job.output, run_id))
     print(f"streamed {summary.get('results', 0)} recordings to the end "
           f"({summary.get('eeg_hours', 0):.2f} EEG-hours) in {summary['wall_time_s']:.1f} s "
           f"with model {bundle.version}; {summary.get('dead_letters', 0)} dead letters; "
-          f"results under {args.output}")
-    return opts.EXIT_INTERRUPTED if stopped else opts.exit_status(summary, args)
+          f"results under {job.output}")
+    return opts.EXIT_INTERRUPTED if stopped else opts.exit_status(summary, job)

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any, Sequence
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from neurokube.core.paths import read_text
 from neurokube.pipelines import options as opts
@@ -110,7 +111,8 @@ def _as_list(specs):
 
 
 def run_training(corpus: str | Sequence[str], dev: str | Sequence[str], output_dir: str,
-                 examples_dir: str, beam_argv: Sequence[str] = (),
+                 examples_dir: str,
+                 pipeline_options: "PipelineOptions | Sequence[str]" = (),
                  train_cfg: "TrainConfig | None" = None, spec: "FeatureSpec | None" = None,
                  config: "ModelConfig | None" = None,
                  card_notes: dict[str, Any] | None = None,
@@ -121,7 +123,8 @@ def run_training(corpus: str | Sequence[str], dev: str | Sequence[str], output_d
     ``corpus`` and ``dev`` are input specs (or lists of them); each spec is a corpus of
     its own for the window weights and P3's background budget. ``dev_report_only``:
     further dev corpora that are reported (and stop training early) but do not take part
-    in P3's tuning. Returns (bundle, report).
+    in P3's tuning. ``pipeline_options``: the example-writing job's options (or its Beam
+    flags). Returns (bundle, report).
     """
     from neurokube.core.feature_spec import FeatureSpec
     from neurokube.core.sources import list_recordings
@@ -136,7 +139,9 @@ def run_training(corpus: str | Sequence[str], dev: str | Sequence[str], output_d
               for kind, specs in (("train", corpus), ("dev", all_dev))
               for i, spec_ in enumerate(specs)}
     os.makedirs(examples_dir, exist_ok=True)
-    with beam.Pipeline(options=opts.pipeline_options(list(beam_argv))) as p:
+    if not isinstance(pipeline_options, PipelineOptions):
+        pipeline_options = PipelineOptions(list(pipeline_options))
+    with beam.Pipeline(options=pipeline_options) as p:
         build_examples_pipeline(p, splits, examples_dir, spec, config)
     report_path = os.path.join(examples_dir, "train_report.json")
     context = multiprocessing.get_context("spawn")
@@ -163,39 +168,51 @@ def run_training(corpus: str | Sequence[str], dev: str | Sequence[str], output_d
     return ModelBundle.load(output_dir), report
 
 
+class TrainOptions(opts.JobOptions):
+    """The flags of ``neurokube train``."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        cls.declare(parser, required=False)
+
+    @classmethod
+    def declare(cls, parser: argparse.ArgumentParser, required: bool) -> None:
+        parser.add_argument("--corpus", nargs="+", required=required,
+                            help="training recordings (folders, patterns, files or lists) with "
+                                 ".csv/.csv_bi (or .tse/.lbl) annotations beside each EDF")
+        parser.add_argument("--dev", nargs="+", required=required,
+                            help="dev recordings, the same way")
+        parser.add_argument("--dev_report_only", nargs="+", default=[],
+                            help="further dev corpora that stop training early and are "
+                                 "reported, but do not take part in tuning P3 (e.g. stitched "
+                                 "corpora whose backgrounds are not scalp EEG)")
+        parser.add_argument("--output", required=required, help="model bundle folder to write")
+        parser.add_argument("--examples", default=None,
+                            help="folder for the TFRecord examples (default: OUTPUT.examples)")
+        parser.add_argument("--seed", type=int, default=None, help="training seed")
+        parser.add_argument("--card-notes", default=None,
+                            help="JSON file merged into the model card's training record (how "
+                                 "the corpora were built, sources and citations, what the model "
+                                 "was not trained on)")
+        parser.add_argument("--feature_spec", default=None,
+                            help="front-end settings as JSON (FeatureSpec fields; default: the "
+                                 "reference's)")
+        parser.add_argument("--model_config", default=None,
+                            help="model settings as JSON (ModelConfig fields, e.g. "
+                                 "{\"causal\": true, \"recording_reference\": "
+                                 "\"causal_median\"} for a detector that sees only the past)")
+        parser.add_argument("--train_config", default=None,
+                            help="training settings as JSON (TrainConfig fields: sampling, "
+                                 "epochs, P3 grid and false-alarm budgets)")
+        parser.add_argument("--runner_config", default="direct", metavar="NAME_OR_PATH",
+                            help="runner settings for the example-writing Beam job")
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
+    parser = TrainOptions.add_to_command(subparsers.add_parser(
         "train", help="train the detector on annotated EDFs (TUSZ layout) and write a bundle",
         description="Build TFRecord examples with Beam, train P1 and P2 deterministically, "
-                    "tune P3 on the dev set; Beam flags may follow.")
-    parser.add_argument("--corpus", nargs="+", required=True,
-                        help="training recordings (folders, patterns, files or lists) with "
-                             ".csv/.csv_bi (or .tse/.lbl) annotations beside each EDF")
-    parser.add_argument("--dev", nargs="+", required=True, help="dev recordings, the same way")
-    parser.add_argument("--dev_report_only", nargs="+", default=[],
-                        help="further dev corpora that stop training early and are "
-                             "reported, but do not take part in tuning P3 (e.g. stitched "
-                             "corpora whose backgrounds are not scalp EEG)")
-    parser.add_argument("--output", required=True, help="model bundle folder to write")
-    parser.add_argument("--examples", default=None,
-                        help="folder for the TFRecord examples (default: OUTPUT.examples)")
-    parser.add_argument("--seed", type=int, default=None, help="training seed")
-    parser.add_argument("--card-notes", default=None,
-                        help="JSON file merged into the model card's training record (how "
-                             "the corpora were built, sources and citations, what the model "
-                             "was not trained on)")
-    parser.add_argument("--feature_spec", default=None,
-                        help="front-end settings as JSON (FeatureSpec fields; default: the "
-                             "reference's)")
-    parser.add_argument("--model_config", default=None,
-                        help="model settings as JSON (ModelConfig fields, e.g. "
-                             "{\"causal\": true, \"recording_reference\": "
-                             "\"causal_median\"} for a detector that sees only the past)")
-    parser.add_argument("--train_config", default=None,
-                        help="training settings as JSON (TrainConfig fields: sampling, "
-                             "epochs, P3 grid and false-alarm budgets)")
-    parser.add_argument("--runner_config", default="direct", metavar="NAME_OR_PATH",
-                        help="runner settings for the example-writing Beam job")
+                    "tune P3 on the dev set; Beam flags may follow."))
     parser.set_defaults(run=run)
     return parser
 
@@ -220,25 +237,25 @@ def _json_fields(path, flag, cls, **overrides):
 def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     from neurokube.models.config import ModelConfig
     from neurokube.models.training import TrainConfig
-    seed = {} if args.seed is None else {"seed": args.seed}
-    cfg = _json_fields(args.train_config, "--train_config", TrainConfig, **seed)
-    config = _json_fields(args.model_config, "--model_config", ModelConfig)
-    spec = opts.load_feature_spec(args.feature_spec)
+    job = TrainOptions.from_command(args, opts.beam_argv(args, beam_argv))
+    seed = {} if job.seed is None else {"seed": job.seed}
+    cfg = _json_fields(job.train_config, "--train_config", TrainConfig, **seed)
+    config = _json_fields(job.model_config, "--model_config", ModelConfig)
+    spec = opts.load_feature_spec(job.feature_spec)
     notes = None
-    if args.card_notes:
+    if job.card_notes:
         try:
-            notes = json.loads(read_text(args.card_notes))
+            notes = json.loads(read_text(job.card_notes))
         except (OSError, ValueError) as exc:
-            raise opts.UsageError(f"--card-notes {args.card_notes}: {exc}") from None
-    argv = opts.beam_argv(args, beam_argv)
+            raise opts.UsageError(f"--card-notes {job.card_notes}: {exc}") from None
     with quiet(args.log_level):
         bundle, report = run_training(
-            args.corpus, args.dev, args.output,
-            args.examples or args.output.rstrip("/") + ".examples", argv, train_cfg=cfg,
+            job.corpus, job.dev, job.output,
+            job.examples or job.output.rstrip("/") + ".examples", job, train_cfg=cfg,
             spec=spec, config=config, card_notes=notes,
-            dev_report_only=args.dev_report_only)
+            dev_report_only=job.dev_report_only)
     overlap = report["dev_metrics"]["overlap"]
-    print(f"model {bundle.version} written to {args.output}; dev OVERLAP sensitivity "
+    print(f"model {bundle.version} written to {job.output}; dev OVERLAP sensitivity "
           f"{overlap['sensitivity_pct']:.2f} %, {overlap['fa_per_24h']:.2f} FA/24h")
     print(json.dumps(bundle.p3.to_dict()))
     return 0
