@@ -9,7 +9,7 @@ Example::
     det = Detector.from_keras(p1_model, p2_model, ModelConfig(), P3Params())
     out = det.posteriors(chunk)          # ChunkPosteriors for chunk.own steps
 """
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,11 +18,14 @@ from neurokube.core.model_inputs import (
     p2_window_batches, step_summaries, to_steps)
 from neurokube.models.config import ModelConfig, P3Params
 
+if TYPE_CHECKING:
+    from neurokube.models.numpy_engine import NumpyEngine
+
 
 class KerasEngine:
     """P1's and P2's per-step blocks and heads as Keras models (split once)."""
 
-    def __init__(self, p1, p2, config):
+    def __init__(self, p1: Any, p2: Any, config: ModelConfig) -> None:
         from neurokube.models.networks import split_per_step  # Keras: only where it runs
         self._p1_step, self._p1_head = split_per_step(p1, (config.p1_input_values,))
         self._p2_step, self._p2_head = split_per_step(
@@ -57,7 +60,8 @@ class Detector:
         Windows per call (memory vs. per-call overhead).
     """
 
-    def __init__(self, engine, config, p3, p1_batch_windows=8192, p2_batch_windows=1024):
+    def __init__(self, engine: "KerasEngine | NumpyEngine", config: ModelConfig, p3: P3Params,
+                 p1_batch_windows: int = 8192, p2_batch_windows: int = 1024) -> None:
         self.engine, self.config, self.p3 = engine, config, p3
         self.p1_batch_windows = int(p1_batch_windows)
         self.p2_batch_windows = int(p2_batch_windows)

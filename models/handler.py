@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
-from neurokube.core.errors import DEFAULT_RETRY_POLICY, METRICS_NAMESPACE, RetriesExhausted
+from neurokube.core.errors import (
+    DEFAULT_RETRY_POLICY, METRICS_NAMESPACE, RetriesExhausted, RetryPolicy)
 from neurokube.core.model_inputs import ModelInput
 
 if TYPE_CHECKING:
@@ -66,9 +67,11 @@ class DetectorModelHandler(ModelHandler):
         Tries per element on transient errors (default: 3, with backoff).
     """
 
-    def __init__(self, bundle_dir, p1_batch_windows=2048, p2_batch_windows=1024,
-                 min_batch_size=1, max_batch_size=4, large_model=False, model_copies=None,
-                 device="CPU", retry_policy=None, engine=None):
+    def __init__(self, bundle_dir: str | os.PathLike[str], p1_batch_windows: int = 2048,
+                 p2_batch_windows: int = 1024, min_batch_size: int = 1,
+                 max_batch_size: int = 4, large_model: bool = False,
+                 model_copies: int | None = None, device: str = "CPU",
+                 retry_policy: RetryPolicy | None = None, engine: str | None = None) -> None:
         if device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
         engine = engine or ("keras" if device == "GPU" else "numpy")

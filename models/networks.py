@@ -8,11 +8,16 @@ Example::
     p1 = build_p1(ModelConfig())   # (batch, 7, 260) -> (batch, 2)
     p2 = build_p2(ModelConfig())   # (batch, 7, 22, 56) -> (batch, 2)
 """
+from typing import TYPE_CHECKING
+
 import keras
 from keras import layers
 
+if TYPE_CHECKING:
+    from neurokube.models.config import ModelConfig
 
-def build_p1(config):
+
+def build_p1(config: "ModelConfig") -> "keras.Model":
     """P1: one channel's window of steps -> P(seizure) at the centre step (weights shared
     by all channels)."""
     inputs = keras.Input((config.window_steps, config.p1_input_values), name="channel_window")
@@ -27,7 +32,7 @@ def build_p1(config):
     return keras.Model(inputs, outputs, name="p1_channel_lstm")
 
 
-def build_p2(config):
+def build_p2(config: "ModelConfig") -> "keras.Model":
     """P2: a window of (channels × features) maps -> P(seizure) at the centre step.
 
     The maps already carry the channel mask (absent channels are zero); the mask is also
@@ -54,7 +59,8 @@ def build_p2(config):
     return keras.Model(inputs, outputs, name="p2_cnn_lstm")
 
 
-def split_per_step(model, step_input_shape):
+def split_per_step(model: "keras.Model", step_input_shape: tuple[int, ...]
+                   ) -> tuple["keras.Model", "keras.Model"]:
     """Split a windowed model into its per-step part and its window head.
 
     P1 and P2 apply a ``TimeDistributed`` block to every step of a window, then an LSTM

@@ -13,9 +13,12 @@ one step only), the LSTM recurrences on windows of their outputs.
 """
 import io
 import os
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from neurokube.models.config import ModelConfig
 
 WEIGHTS_FILE = "weights.npz"
 # get_weights() order of each model (layers with weights, in order).
@@ -139,7 +142,8 @@ def _max_pool(images, ph, pw):
 class NumpyEngine:
     """The per-step blocks and heads of P1 and P2 (see the module doc)."""
 
-    def __init__(self, p1_weights, p2_weights, config):
+    def __init__(self, p1_weights: Iterable[np.ndarray], p2_weights: Iterable[np.ndarray],
+                 config: "ModelConfig") -> None:
         self.p1 = dict(zip(P1_LAYOUT, (np.asarray(w, np.float32) for w in p1_weights)))
         self.p2 = dict(zip(P2_LAYOUT, (np.asarray(w, np.float32) for w in p2_weights)))
         for weights in (self.p1, self.p2):

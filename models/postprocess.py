@@ -149,7 +149,7 @@ class OnlineEvents:
     ``("end", (start_s, stop_s, confidence), decided_at_step)``.
     """
 
-    def __init__(self, params, step_s, n_channels):
+    def __init__(self, params: P3Params, step_s: float, n_channels: int) -> None:
         self._params, self._step_s = params, step_s
         self._gap_steps = params.merge_gap_s / step_s
         self.step = 0                       # steps seen

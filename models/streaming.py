@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from neurokube.core.errors import RecordingError
-from neurokube.core.feature_spec import TCP_CHANNELS
+from neurokube.core.feature_spec import TCP_CHANNELS, FeatureSpec
 from neurokube.core.feature_stream import (
     SIGNAL_CONTEXT_S, FeatureChunk, RecordingStats, block_means, recording_stats,
     span_features)
@@ -34,6 +34,7 @@ from neurokube.models.postprocess import OnlineEvents, fuse
 
 if TYPE_CHECKING:
     from neurokube.core.edf import EdfSource
+    from neurokube.models.config import ModelConfig, P3Params
     from neurokube.models.detector import Detector
 
 
@@ -57,7 +58,8 @@ class RecordingStream:
         The recording became a dead letter (set by the caller).
     """
 
-    def __init__(self, path, feature_spec, config, p3):
+    def __init__(self, path: str, feature_spec: FeatureSpec, config: "ModelConfig",
+                 p3: "P3Params") -> None:
         if not config.causal:
             raise ValueError("streaming needs a causal model (its config has causal=False): "
                              "its windows would look into data not yet recorded")

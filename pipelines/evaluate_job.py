@@ -7,8 +7,9 @@ precision and F1, the share of background seconds flagged, the longest false eve
 detection latency of every detected seizure (and for a causal bundle its decision delay:
 data seconds after the onset at which ``stream`` would emit the event), and the same
 across a sweep of operating points. It writes ``leaderboard.json`` and
-``leaderboard.md`` (one row per bundle × corpus, then each curve); with ``--card`` it records the results in the (single)
-bundle's model card, together with the command that produced them.
+``leaderboard.md`` (one row per bundle × corpus, then each curve); with ``--card`` it
+records the results in the (single) bundle's model card, together with the command that
+produced them.
 
 Example::
 
@@ -34,8 +35,6 @@ from neurokube.pipelines.run_files import finish_run, prepare_output
 from neurokube.transforms.training_examples import TERM_SUFFIXES, find_annotation
 
 if TYPE_CHECKING:
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     from neurokube.core.sources import InputSet
     from neurokube.models.bundle import ModelBundle
 
@@ -73,7 +72,7 @@ def referenced_inputs(corpus_name: str, corpus_spec: str
 
 def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str,
                  corpus: tuple["InputSet", dict[str, str]], corpus_spec: str, out_dir: str,
-                 options: "PipelineOptions", thresholds: Sequence[float],
+                 argv: list[str], thresholds: Sequence[float],
                  overwrite: bool) -> dict[str, Any]:
     """Label one corpus (recordings and references, from :func:`referenced_inputs`) with
     one bundle and compute its figures (a leaderboard row)."""
@@ -83,7 +82,7 @@ def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str,
     inputs, refs = corpus
     run_id = prepare_output(out_dir, inputs, overwrite)
     started = time.time()
-    with beam.Pipeline(options=options) as p:
+    with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
         build_label_pipeline(p, inputs, out_dir, bundle, DetectorModelHandler(bundle_dir),
                              formats=("csv_bi", "posteriors"), run_id=run_id,
                              options_record={"evaluate": corpus_name})
@@ -179,7 +178,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
-    job = EvaluateOptions.from_command(args, opts.beam_argv(args, beam_argv))
+    job = EvaluateOptions.from_command(args)
     corpora = [_corpus(text) for text in job.corpus]
     names = [name for name, _ in corpora]
     if len(set(names)) != len(names):
@@ -193,6 +192,7 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     bundles = [opts.load_bundle(m) for m in (job.model or [None])]
     if job.card and len(bundles) != 1:
         raise opts.UsageError("--card records the results of exactly one --model")
+    argv = opts.beam_argv(args, beam_argv)
     referenced = {name: referenced_inputs(name, spec) for name, spec in corpora}
     rows = []
     with quiet(args.log_level):
@@ -200,7 +200,7 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
             for name, spec in corpora:
                 out = join(job.output, bundle_tag(folder, bundle), name)
                 rows.append(evaluate_one(folder, bundle, name, referenced[name], spec, out,
-                                         job, thresholds, job.overwrite))
+                                         argv, thresholds, job.overwrite))
                 row = rows[-1]
                 print(f"{bundle_tag(folder, bundle)} on {name}: OVERLAP "
                       f"{row['overlap']['sensitivity_pct']:.2f} % at "

@@ -102,14 +102,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     """Run ``neurokube featurize``; returns the exit status."""
-    job = FeaturizeOptions.from_command(args, opts.beam_argv(args, beam_argv))
+    job = FeaturizeOptions.from_command(args)
     spec = opts.load_feature_spec(job.feature_spec)
     inputs = opts.list_inputs(job.input)
+    argv = opts.beam_argv(args, beam_argv)
     run_id = prepare_output(job.output, inputs, job.overwrite)
     atomic_write_text(join(job.output, FEATURE_SPEC_FILE), spec.to_json() + "\n")
     started = time.time()
     with quiet(args.log_level):
-        with beam.Pipeline(options=job) as p:
+        with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
             build_featurize_pipeline(p, inputs, job.output, spec, job.chunk_s,
                                      job.whole_max_s, run_id)
     remove_stale_results(job.output, run_id,

@@ -172,12 +172,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     """Run ``neurokube label``; returns the exit status (see :mod:`.run_files`)."""
     from neurokube.models.handler import DetectorModelHandler
-    argv = opts.beam_argv(args, beam_argv)
-    job = LabelOptions.from_command(args, argv)
+    job = LabelOptions.from_command(args)
     bundle_dir, bundle = opts.load_bundle(job.model)
     inputs = opts.list_inputs(job.input)
     formats = list(job.formats) + (["posteriors"] if job.report else [])
-    if opts.is_dry_run(job):
+    argv = opts.beam_argv(args, beam_argv)
+    if opts.is_dry_run(argv):
         return dry_run(job, args.log_level, inputs, bundle_dir, bundle, formats, argv)
     run_id = prepare_output(job.output, inputs, job.overwrite)
     handler = DetectorModelHandler(bundle_dir, p1_batch_windows=job.p1_batch_windows,
@@ -192,7 +192,7 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
               "incremental": job.incremental}
     started = time.time()
     with quiet(args.log_level), Progress(job.output, len(inputs)):
-        with beam.Pipeline(options=job) as p:
+        with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
             build_label_pipeline(p, inputs, job.output, bundle, handler, formats=formats,
                                  chunk_s=job.chunk_s, whole_max_s=job.whole_max_s,
                                  options_record=record, incremental=job.incremental,
@@ -220,7 +220,7 @@ def dry_run(job: LabelOptions, log_level: str, inputs: "InputSet", bundle_dir: s
     no output is touched and no credential is looked up."""
     from neurokube.models.handler import DetectorModelHandler
     with quiet(log_level):
-        p = beam.Pipeline(options=job)
+        p = beam.Pipeline(options=opts.pipeline_options(argv))
         build_label_pipeline(p, inputs, job.output, bundle, DetectorModelHandler(bundle_dir),
                              formats=formats, chunk_s=job.chunk_s,
                              whole_max_s=job.whole_max_s, run_id="dry-run")

@@ -1,10 +1,12 @@
 """Command-line flags of the jobs, checked before any worker starts.
 
 Each Beam job (featurize, label, stream, train, evaluate) declares its flags once, in a
-:class:`JobOptions` subclass: the command line builds the job's subcommand from it, and
-the job runs its pipeline with the options object that holds them, so its own settings
-travel with the job to the runner (a Dataflow job lists them with Beam's) and are read as
-``options.view_as(LabelOptions).output``.
+:class:`JobOptions` subclass: the command line builds the job's subcommand from it and the
+job reads its values as ``LabelOptions.from_command(args).output``. The job's values stay
+in the launcher: its pipeline runs with Beam's flags only (:func:`pipeline_options`), since
+input paths can name patients or wards and a runner shows its options in job
+descriptions and worker logs; the workers get what they need as the transforms'
+arguments.
 
 Every bad argument ends as one clear line and exit status 2 (:class:`UsageError`), never
 a traceback: unknown formats, non-positive or non-finite sizes, a model bundle that is
@@ -16,8 +18,8 @@ Example::
 
     parser = LabelOptions.add_to_command(subparsers.add_parser("label"))
     args, extra = parser.parse_known_args(argv)
-    options = LabelOptions.from_command(args, beam_argv(args, extra))
-    beam.Pipeline(options=options)
+    job = LabelOptions.from_command(args)
+    beam.Pipeline(options=pipeline_options(beam_argv(args, extra)))
 """
 import argparse
 import math
@@ -89,19 +91,12 @@ class JobOptions(PipelineOptions):
         return vars(parser.parse_args([]))
 
     @classmethod
-    def from_command(cls: type[JobOptionsT], args: argparse.Namespace,
-                     beam_flags: Sequence[str]) -> JobOptionsT:
-        """The options the job runs with: Beam's flags and the job's parsed values.
-
-        Parameters
-        ----------
-        args : argparse.Namespace
-            The subcommand's parsed arguments (values already checked by their types).
-        beam_flags : sequence of str
-            Beam flags (:func:`beam_argv`: runner configuration and explicit flags).
-        """
+    def from_command(cls: type[JobOptionsT], args: argparse.Namespace) -> JobOptionsT:
+        """The job's values, parsed from its command line (``args``, already checked by
+        the flags' types), as this class's view. Not for ``beam.Pipeline``: see the
+        module docstring."""
         values = {name: getattr(args, name) for name in cls.flag_defaults()}
-        return PipelineOptions(list(beam_flags), **values).view_as(cls)
+        return PipelineOptions([], **values).view_as(cls)
 
 
 def add_io_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -221,10 +216,15 @@ def _stray_values(extra):
             and not (k and extra[k - 1].startswith("--") and "=" not in extra[k - 1])]
 
 
-def is_dry_run(options: PipelineOptions) -> bool:
+def is_dry_run(argv: Sequence[str]) -> bool:
     """Whether Beam is asked to build the job without running it (``--dry_run=True``)."""
     from apache_beam.options.pipeline_options import TestOptions
-    return bool(options.view_as(TestOptions).dry_run)
+    return bool(PipelineOptions(list(argv)).view_as(TestOptions).dry_run)
+
+
+def pipeline_options(argv: Sequence[str]) -> PipelineOptions:
+    """The options a job's pipeline runs with: Beam's flags (:func:`beam_argv`) only."""
+    return PipelineOptions(list(argv))
 
 
 def pin_math_threads_for_local_workers(argv: Sequence[str]) -> None:

@@ -132,21 +132,21 @@ def _check_watch_and_output(watch, output):
 
 def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     """Run ``neurokube stream``; returns the exit status."""
-    argv = opts.beam_argv(args, beam_argv)
-    if "--streaming" not in argv:
-        argv.append("--streaming")
-    job = StreamOptions.from_command(args, argv)
+    job = StreamOptions.from_command(args)
     bundle_dir, bundle = opts.load_bundle(job.model or causal_reference_bundle())
     if not bundle.config.causal:
         raise opts.UsageError(f"--model {bundle_dir}: not a causal model (its windows look "
                               "into the future); use a causal bundle such as the default")
     _check_watch_and_output(job.watch, job.output)
+    argv = opts.beam_argv(args, beam_argv)
+    if "--streaming" not in argv:
+        argv.append("--streaming")
     run_id = prepare_output(job.output, InputSet([]), job.overwrite)
     started = time.time()
     stopped = False
     try:
         with quiet(args.log_level):
-            with beam.Pipeline(options=job) as p:
+            with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
                 build_stream_pipeline(p, job.watch, job.output, bundle_dir, job.poll_s,
                                       job.settle_s, job.until_idle_s, job.engine, run_id)
     except KeyboardInterrupt:  # the usual way to end a job that runs until cancelled

@@ -14,7 +14,6 @@ import time
 from typing import TYPE_CHECKING, Any, Sequence
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from neurokube.core.paths import read_text
 from neurokube.pipelines import options as opts
@@ -111,8 +110,7 @@ def _as_list(specs):
 
 
 def run_training(corpus: str | Sequence[str], dev: str | Sequence[str], output_dir: str,
-                 examples_dir: str,
-                 pipeline_options: "PipelineOptions | Sequence[str]" = (),
+                 examples_dir: str, beam_argv: Sequence[str] = (),
                  train_cfg: "TrainConfig | None" = None, spec: "FeatureSpec | None" = None,
                  config: "ModelConfig | None" = None,
                  card_notes: dict[str, Any] | None = None,
@@ -123,8 +121,8 @@ def run_training(corpus: str | Sequence[str], dev: str | Sequence[str], output_d
     ``corpus`` and ``dev`` are input specs (or lists of them); each spec is a corpus of
     its own for the window weights and P3's background budget. ``dev_report_only``:
     further dev corpora that are reported (and stop training early) but do not take part
-    in P3's tuning. ``pipeline_options``: the example-writing job's options (or its Beam
-    flags). Returns (bundle, report).
+    in P3's tuning. ``beam_argv``: Beam flags of the example-writing job. Returns
+    (bundle, report).
     """
     from neurokube.core.feature_spec import FeatureSpec
     from neurokube.core.sources import list_recordings
@@ -139,9 +137,7 @@ def run_training(corpus: str | Sequence[str], dev: str | Sequence[str], output_d
               for kind, specs in (("train", corpus), ("dev", all_dev))
               for i, spec_ in enumerate(specs)}
     os.makedirs(examples_dir, exist_ok=True)
-    if not isinstance(pipeline_options, PipelineOptions):
-        pipeline_options = PipelineOptions(list(pipeline_options))
-    with beam.Pipeline(options=pipeline_options) as p:
+    with beam.Pipeline(options=opts.pipeline_options(beam_argv)) as p:
         build_examples_pipeline(p, splits, examples_dir, spec, config)
     report_path = os.path.join(examples_dir, "train_report.json")
     context = multiprocessing.get_context("spawn")
@@ -237,7 +233,7 @@ def _json_fields(path, flag, cls, **overrides):
 def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     from neurokube.models.config import ModelConfig
     from neurokube.models.training import TrainConfig
-    job = TrainOptions.from_command(args, opts.beam_argv(args, beam_argv))
+    job = TrainOptions.from_command(args)
     seed = {} if job.seed is None else {"seed": job.seed}
     cfg = _json_fields(job.train_config, "--train_config", TrainConfig, **seed)
     config = _json_fields(job.model_config, "--model_config", ModelConfig)
@@ -248,10 +244,11 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
             notes = json.loads(read_text(job.card_notes))
         except (OSError, ValueError) as exc:
             raise opts.UsageError(f"--card-notes {job.card_notes}: {exc}") from None
+    argv = opts.beam_argv(args, beam_argv)
     with quiet(args.log_level):
         bundle, report = run_training(
             job.corpus, job.dev, job.output,
-            job.examples or job.output.rstrip("/") + ".examples", job, train_cfg=cfg,
+            job.examples or job.output.rstrip("/") + ".examples", argv, train_cfg=cfg,
             spec=spec, config=config, card_notes=notes,
             dev_report_only=job.dev_report_only)
     overlap = report["dev_metrics"]["overlap"]

@@ -1,13 +1,12 @@
-"""The jobs' flags are PipelineOptions subclasses that travel with the job.
+"""The jobs' flags are PipelineOptions subclasses; their values stay in the launcher.
 
 Each Beam job declares its flags once, in a :class:`~neurokube.pipelines.options.JobOptions`
-subclass; the command line is built from it, and the pipeline runs with the options
-object that holds the parsed values.
+subclass; the command line is built from it, and the pipeline runs with Beam's flags only.
 """
 import argparse
 
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from neurokube.pipelines import cli, runner_config
 from neurokube.pipelines.evaluate_job import EvaluateOptions
@@ -57,21 +56,43 @@ def parse(argv):
     return args, extra
 
 
-def test_label_values_reach_the_pipeline_options_and_survive_the_runner_api(tmp_path):
+def test_label_values_are_read_typed_from_the_command_line(tmp_path):
     argv = ["label", "--input", "a.edf", "b.list", "--output", str(tmp_path / "out"),
-            "--formats", "tse,hyp", "--chunk_s", "120", "--device", "CPU",
-            "--direct_num_workers=2"]
+            "--formats", "tse,hyp", "--chunk_s", "120", "--direct_num_workers=2"]
     args, extra = parse(argv)
-    job = LabelOptions.from_command(args, ["--runner=DirectRunner"] + extra)
+    job = LabelOptions.from_command(args)
     assert job.input == ["a.edf", "b.list"] and job.formats == ["tse", "hyp"]
-    assert job.chunk_s == 120.0 and job.runner_config == "direct"
-    assert job.view_as(StandardOptions).runner == "DirectRunner"
-    # What a runner receives (and a worker rebuilds) holds the job's own settings.
-    proto = job.to_runner_api()
-    assert proto.fields["beam:option:output:v1"].string_value == str(tmp_path / "out")
-    rebuilt = PipelineOptions.from_runner_api(proto)
-    assert rebuilt.view_as(LabelOptions).formats == ["tse", "hyp"]
-    assert rebuilt.get_all_options()["direct_num_workers"] == 2
+    assert job.chunk_s == 120.0 and job.runner_config == "direct" and job.model is None
+    assert extra == ["--direct_num_workers=2"]
+
+
+def test_the_pipeline_runs_with_beams_flags_only(tmp_path, monkeypatch):
+    # Input paths can name patients: the runner (job description, display data, worker
+    # logs) must not be given the job's own values.
+    import apache_beam as beam
+    from apache_beam.transforms.display import DisplayData
+    from neurokube.pipelines import label_job
+
+    captured = []
+
+    class RecordingPipeline(beam.Pipeline):
+        def __init__(self, *args, options=None, **kwargs):
+            captured.append(options)
+            super().__init__(*args, options=options, **kwargs)
+
+    monkeypatch.setattr(label_job.beam, "Pipeline", RecordingPipeline)
+    ward = tmp_path / "ward7_patient_smith"
+    ward.mkdir()
+    (ward / "not_an_edf.edf").write_bytes(b"0" * 300)
+    status = cli.main(["label", "--input", str(ward), "--output", str(tmp_path / "out"),
+                       "--direct_running_mode=in_memory", "--direct_num_workers=1"])
+    assert status == 3  # one dead letter, and the job ran
+    (options,) = captured
+    everything = options.get_all_options(retain_unknown_options=True)
+    assert everything["direct_running_mode"] == "in_memory"
+    assert not {"input", "output", "model", "formats", "runner_config"} & set(everything)
+    shown = [item.get_dict() for item in DisplayData.create_from_options(options).items]
+    assert "ward7" not in repr(everything) + repr(shown)
 
 
 @pytest.mark.parametrize("name", sorted(JOBS))
@@ -92,13 +113,13 @@ def test_the_command_line_still_requires_the_mandatory_flags(name, missing, caps
 
 
 def test_train_and_evaluate_declare_corpus_differently_without_conflict(tmp_path):
-    args, extra = parse(["evaluate", "--corpus", "a=x", "--corpus", "b=y",
+    args, _ = parse(["evaluate", "--corpus", "a=x", "--corpus", "b=y",
                          "--model", "m1", "m2", "--output", str(tmp_path)])
-    job = EvaluateOptions.from_command(args, extra)
+    job = EvaluateOptions.from_command(args)
     assert job.corpus == ["a=x", "b=y"] and job.model == ["m1", "m2"]
-    args, extra = parse(["train", "--corpus", "x", "y", "--dev", "z",
+    args, _ = parse(["train", "--corpus", "x", "y", "--dev", "z",
                          "--output", str(tmp_path)])
-    job = TrainOptions.from_command(args, extra)
+    job = TrainOptions.from_command(args)
     assert job.corpus == ["x", "y"] and job.dev == ["z"] and job.runner_config == "direct"
 
 

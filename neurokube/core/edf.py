@@ -14,12 +14,16 @@ Example::
         src.plan, src.duration_s, src.read(0.0, 60.0)
 """
 import contextlib
+import datetime
+import os
+from typing import Iterator, Sequence
 
 import numpy as np
 import pyedflib
 
-from neurokube.core.edf_header import check_header
+from neurokube.core.edf_header import EdfHeader, check_header
 from neurokube.core.errors import RecordingError
+from neurokube.core.feature_spec import FeatureSpec
 from neurokube.core.montage import derivation_plan
 from neurokube.core.paths import local_copy
 
@@ -51,7 +55,7 @@ class EdfSource:
         The recording's start date and time (ISO 8601) from the header.
     """
 
-    def __init__(self, header, path, spec, local_path):
+    def __init__(self, header: EdfHeader, path: str, spec: FeatureSpec, local_path: str) -> None:
         self.path, self._local, self._header = path, local_path, header
         self._signals = header.signals
         self.labels = tuple(header.labels[k] for k in self._signals)
@@ -95,7 +99,7 @@ class EdfSource:
                                  f"{r0}-{r1 - 1} (file changed or truncated?)", stage="read")
         return data.reshape(-1, self._per_record)
 
-    def read(self, start_s=0.0, stop_s=None):
+    def read(self, start_s: float = 0.0, stop_s: float | None = None) -> dict[int, np.ndarray]:
         """{signal index: float64 µV} of the planned signals over ``[start_s, stop_s)`` (s,
         clipped to the recording)."""
         spans = []
@@ -122,7 +126,8 @@ class EdfSource:
 
 
 @contextlib.contextmanager
-def open_recording(path, spec, growing=False):
+def open_recording(path: str | os.PathLike[str], spec: FeatureSpec,
+                   growing: bool = False) -> Iterator[EdfSource]:
     """Open an EDF/EDF+/BDF file (local, or a staged copy of a remote one) as an
     :class:`EdfSource`; ``growing``: one still being written (see
     :func:`~neurokube.core.edf_header.check_header`).
@@ -139,7 +144,9 @@ def open_recording(path, spec, growing=False):
         yield EdfSource(check_header(local, spec, growing), str(path), spec, local)
 
 
-def write_edf(path, signals_uv, labels, fs_hz, record_s=1.0, start=None):
+def write_edf(path: str | os.PathLike[str], signals_uv: np.ndarray, labels: Sequence[str],
+              fs_hz: float, record_s: float = 1.0,
+              start: datetime.datetime | None = None) -> float:
     """Write channels of equal rate to a local EDF+ file (16-bit, physical range per channel).
 
     Used to build demo and training corpora and test fixtures. ``signals_uv`` is

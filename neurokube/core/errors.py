@@ -38,7 +38,7 @@ class RecordingError(ValueError):
     (a header error found while computing features is a ``read`` failure).
     """
 
-    def __init__(self, message, stage=None):
+    def __init__(self, message: str, stage: str | None = None) -> None:
         super().__init__(message)
         if stage is not None and stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; choose from {STAGES}")
@@ -137,7 +137,7 @@ class RetryPolicy:
 class RetriesExhausted(Exception):
     """A transient error that persisted through every attempt of a :class:`RetryPolicy`."""
 
-    def __init__(self, exc, attempts):
+    def __init__(self, exc: BaseException, attempts: int) -> None:
         super().__init__(f"{type(exc).__name__}: {exc} (transient; gave up after "
                          f"{attempts} attempts)")
         self.attempts = attempts

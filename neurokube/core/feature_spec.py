@@ -14,6 +14,7 @@ Example::
 import dataclasses
 import math
 import json
+from typing import Any, Mapping
 
 # The TCP bipolar montage (PUB): (minuend, subtrahend) electrodes in montage order.
 TCP_MONTAGE = (
@@ -161,44 +162,44 @@ class FeatureSpec:
             raise ValueError("mask_decision_s must be >= 0 (0: the whole recording)")
 
     @property
-    def hop_samples(self):
+    def hop_samples(self) -> int:
         """Frame hop in samples at ``target_fs_hz``."""
         return int(round(self.frame_s * self.target_fs_hz))
 
     @property
-    def window_samples(self):
+    def window_samples(self) -> int:
         """Analysis window length in samples at ``target_fs_hz``."""
         return int(round(self.window_s * self.target_fs_hz))
 
     @property
-    def mask_decision_blocks(self):
+    def mask_decision_blocks(self) -> int | None:
         """Energy blocks the flat-channel decision looks at (None: all)."""
         if not self.mask_decision_s:
             return None
         return max(1, int(math.ceil(self.mask_decision_s / self.energy_block_s - 1e-9)))
 
     @property
-    def frames_per_block(self):
+    def frames_per_block(self) -> int:
         """Frames per energy-statistics block."""
         return int(round(self.energy_block_s / self.frame_s))
 
     @property
-    def n_features(self):
+    def n_features(self) -> int:
         """Features per channel and frame: absolute + deltas + delta-deltas."""
         n_abs = self.n_cepstra + 1  # E_f, c1..c(n-1), E_d
         return n_abs + n_abs + (n_abs - 1)
 
-    def replace(self, **changes):
+    def replace(self, **changes: Any) -> "FeatureSpec":
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
-    def to_json(self):
+    def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: Mapping[str, Any]) -> "FeatureSpec":
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -206,7 +207,7 @@ class FeatureSpec:
         return cls(**data)
 
     @classmethod
-    def from_json(cls, text):
+    def from_json(cls, text: str) -> "FeatureSpec":
         return cls.from_dict(json.loads(text))
 
 

@@ -22,7 +22,7 @@ Example::
 """
 import dataclasses
 import math
-from typing import Iterator, Optional, Tuple
+from typing import TYPE_CHECKING, Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from neurokube.core.feature_spec import TCP_CHANNELS, FeatureSpec
 from neurokube.core.filters import bandpass
 from neurokube.core.lfcc import energy_of_rms, lfcc
 from neurokube.core.montage import to_tcp
+
+if TYPE_CHECKING:
+    from neurokube.core.edf import EdfSource
 
 # Signal context on each side of a span for the resampler and the frame/delta windows, s.
 SIGNAL_CONTEXT_S = 2.0
@@ -113,7 +116,8 @@ def _whole_seconds(x: float) -> float:
     return float(math.floor(x + 1e-9))
 
 
-def span_features(src, spec: FeatureSpec, start_s: float, stop_s: float):
+def span_features(src: "EdfSource", spec: FeatureSpec, start_s: float,
+                  stop_s: float) -> Tuple[np.ndarray, np.ndarray]:
     """LFCC frames of ``[start_s, stop_s)`` (whole seconds) with signal and filter context.
 
     Returns
@@ -194,7 +198,8 @@ def recording_stats(blocks: np.ndarray, buildable: np.ndarray, n_frames: int, mo
                           n_frames=int(n_frames), montage=montage, block_means=block_means)
 
 
-def iter_feature_chunks(src, spec: FeatureSpec, chunk_s: float, whole_max_s: float = None,
+def iter_feature_chunks(src: "EdfSource", spec: FeatureSpec, chunk_s: float,
+                        whole_max_s: Optional[float] = None,
                         context_frames: Tuple[int, int] = (0, 0)) -> Iterator[FeatureChunk]:
     """Yield the :class:`FeatureChunk` s of an open recording (see the module doc).
 

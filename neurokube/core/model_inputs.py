@@ -20,8 +20,15 @@ Example::
 """
 import dataclasses
 import typing
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from neurokube.core.edf import EdfSource
+    from neurokube.core.feature_spec import FeatureSpec
+    from neurokube.core.feature_stream import FeatureChunk
 
 
 @dataclasses.dataclass
@@ -83,13 +90,14 @@ class ChunkPosteriors:
     start: typing.Optional[str] = None
 
 
-def reference_columns(config):
+def reference_columns(config: Any) -> int | None:
     """How many leading feature columns (E_f, c1...) are taken relative to the recording."""
     return {"cepstral_median": None, "causal_median": None, "energy_median": 1,
             "none": 0}[config.recording_reference]
 
 
-def causal_reference(block_means, config, first_step, n_steps):
+def causal_reference(block_means: np.ndarray, config: Any, first_step: int,
+                     n_steps: int) -> np.ndarray:
     """(22, n_steps, n_ref) reference of steps ``first_step..`` from the past only.
 
     ``block_means`` (22, B, n_ref) are the recording's 1 s block means. The reference of
@@ -116,7 +124,7 @@ def causal_reference(block_means, config, first_step, n_steps):
     return out
 
 
-def apply_reference(features, reference, config):
+def apply_reference(features: np.ndarray, reference: np.ndarray, config: Any) -> np.ndarray:
     """Raw LFCC ``(22, T, F)`` relative to the recording's levels (new array): ``reference``
     is (22, n_ref), or (22, T, n_ref) for a reference that changes frame by frame."""
     out = np.array(features, dtype=np.float32)
@@ -127,7 +135,7 @@ def apply_reference(features, reference, config):
     return out
 
 
-def standardise(features, mask, config):
+def standardise(features: np.ndarray, mask: np.ndarray, config: Any) -> np.ndarray:
     """Standardise and clip referenced features in place (see the module doc); returns them."""
     if config.feature_mean:
         features -= np.asarray(config.feature_mean, np.float32)
@@ -138,12 +146,13 @@ def standardise(features, mask, config):
     return features
 
 
-def normalise(features, mask, reference, config):
+def normalise(features: np.ndarray, mask: np.ndarray, reference: np.ndarray,
+              config: Any) -> np.ndarray:
     """Normalised model features (float32, a new array) from raw LFCC ``(22, T, F)``."""
     return standardise(apply_reference(features, reference, config), mask, config)
 
 
-def chunk_reference(chunk, config):
+def chunk_reference(chunk: "FeatureChunk", config: Any) -> np.ndarray:
     """The reference a chunk's raw features are taken relative to: the recording's
     medians (22, n_ref), or for ``causal_median`` one from the past for every frame
     (22, T, n_ref)."""
@@ -156,7 +165,8 @@ def chunk_reference(chunk, config):
     return np.repeat(steps, per, axis=1)[:, :chunk.features.shape[1]]
 
 
-def to_model_input(chunk, config, fingerprint=None) -> ModelInput:
+def to_model_input(chunk: "FeatureChunk", config: Any,
+                   fingerprint: str | None = None) -> ModelInput:
     """A :class:`ModelInput` from a :class:`~neurokube.core.feature_stream.FeatureChunk`.
 
     Chunk edges fall on whole seconds; a partial last second is dropped.
@@ -171,8 +181,9 @@ def to_model_input(chunk, config, fingerprint=None) -> ModelInput:
                       montage=chunk.montage, fingerprint=fingerprint, start=chunk.start)
 
 
-def iter_model_inputs(src, spec, config, chunk_s, whole_max_s=None, fingerprint=None,
-                      name=None):
+def iter_model_inputs(src: "EdfSource", spec: "FeatureSpec", config: Any, chunk_s: float,
+                      whole_max_s: float | None = None, fingerprint: str | None = None,
+                      name: str | None = None) -> Iterator[ModelInput]:
     """The :class:`ModelInput` s of an open recording: whole, or chunks with the context
     the models need (see :func:`~neurokube.core.feature_stream.iter_feature_chunks`).
 
@@ -186,7 +197,8 @@ def iter_model_inputs(src, spec, config, chunk_s, whole_max_s=None, fingerprint=
         yield to_model_input(chunk, config, fingerprint)
 
 
-def feature_moments(referenced):
+def feature_moments(referenced: Iterable[tuple[np.ndarray, np.ndarray]]
+                    ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-feature (mean, scale) over ``(features (C, T, F), mask)`` pairs of referenced
     training features (present channels only, float64 sums): the standardisation a
     model's config records."""
@@ -202,14 +214,14 @@ def feature_moments(referenced):
     return tuple(float(v) for v in mean), tuple(float(v) for v in scale)
 
 
-def to_steps(features, config):
+def to_steps(features: np.ndarray, config: Any) -> np.ndarray:
     """(C, T, F) frames -> (C, S, frames_per_step * F) steps; a partial last second is dropped."""
     n_steps = features.shape[1] // config.frames_per_step
     trimmed = features[:, :n_steps * config.frames_per_step]
     return np.ascontiguousarray(trimmed.reshape(features.shape[0], n_steps, config.step_values))
 
 
-def p1_inputs(steps, config):
+def p1_inputs(steps: np.ndarray, config: Any) -> np.ndarray:
     """P1's per-step input from standardised steps (C, S, frames × F): the frames as they
     are (``config.p1_step_input == "frames"``), or the mean and standard deviation of each
     feature over the step (``"moments"``, (C, S, 2F))."""
@@ -221,7 +233,7 @@ def p1_inputs(steps, config):
                           axis=-1).astype(np.float32)
 
 
-def step_summaries(features, config):
+def step_summaries(features: np.ndarray, config: Any) -> np.ndarray:
     """(C, T, F) -> (C, S, 2F): mean and max of each feature over each 1 s step."""
     n_steps = features.shape[1] // config.frames_per_step
     blocks = features[:, :n_steps * config.frames_per_step].reshape(
@@ -229,7 +241,7 @@ def step_summaries(features, config):
     return np.concatenate([blocks.mean(axis=2), blocks.max(axis=2)], axis=-1).astype(np.float32)
 
 
-def window_index(n_steps, config, lo=0, hi=None):
+def window_index(n_steps: int, config: Any, lo: int = 0, hi: int | None = None) -> np.ndarray:
     """(N, W) step indices of the windows of steps lo..hi, edges replicated: centred on
     the step, or ending at it for a causal model (``config.causal``)."""
     hi = n_steps if hi is None else hi
@@ -240,7 +252,8 @@ def window_index(n_steps, config, lo=0, hi=None):
     return np.clip(np.arange(lo, hi)[:, None] + offsets[None, :], 0, n_steps - 1)
 
 
-def p1_window_batches(steps, channels, config, batch_windows):
+def p1_window_batches(steps: np.ndarray, channels: np.ndarray | Sequence[int], config: Any,
+                      batch_windows: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Yield (channel ids, step ids, windows (N, W, V)) for P1, ``batch_windows`` at a time.
 
     Windows of all listed ``channels`` at every step, channel-major, built lazily so that
@@ -257,7 +270,7 @@ def p1_window_batches(steps, channels, config, batch_windows):
         yield c, s, steps[c[:, None], per_channel[s]]
 
 
-def hypothesis_features(p1, config):
+def hypothesis_features(p1: np.ndarray, config: Any) -> np.ndarray:
     """P1 hypothesis features per channel and step -> (C, S, 4).
 
     [p(t), in-event flag (p > threshold), time since the event's onset in s (capped at
@@ -290,13 +303,14 @@ def hypothesis_features(p1, config):
                      mean_p.astype(np.float32)], axis=-1)
 
 
-def p2_maps(summaries, hyp, mask):
+def p2_maps(summaries: np.ndarray, hyp: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(S, C, 2F + 4) maps for P2: step summaries and hypothesis features, masked."""
     maps = np.concatenate([summaries, hyp], axis=-1) * np.asarray(mask, np.float32)[:, None, None]
     return np.ascontiguousarray(maps.transpose(1, 0, 2))
 
 
-def p2_window_batches(maps, config, batch_windows, lo=0, hi=None):
+def p2_window_batches(maps: np.ndarray, config: Any, batch_windows: int, lo: int = 0,
+                      hi: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (step ids, windows (N, W, C, M)) for P2 over steps lo..hi."""
     n_steps = maps.shape[0]
     hi = n_steps if hi is None else hi
@@ -308,7 +322,8 @@ def p2_window_batches(maps, config, batch_windows, lo=0, hi=None):
         yield np.arange(lo + start, lo + start + len(part)), maps[part]
 
 
-def step_labels(intervals, n_steps, step_s, min_fraction=0.5):
+def step_labels(intervals: Iterable[tuple[float, float]], n_steps: int, step_s: float,
+                min_fraction: float = 0.5) -> np.ndarray:
     """1 where at least ``min_fraction`` of a step overlaps one of (start_s, stop_s)."""
     covered = np.zeros(n_steps, dtype=np.float64)
     starts = np.arange(n_steps) * step_s
