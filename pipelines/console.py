@@ -98,8 +98,9 @@ class Progress:
         The file a finished recording leaves (``.result.json`` for ``label``).
     """
 
-    def __init__(self, output_dir, total, suffix=".result.json", stream=None,
-                 interval_s=1.0, plain_every_s=30.0):
+    def __init__(self, output_dir: str, total: int, suffix: str = ".result.json",
+                 stream: TextIO | None = None, interval_s: float = 1.0,
+                 plain_every_s: float = 30.0) -> None:
         self._dir, self._total, self._suffix = str(output_dir), total, suffix
         self._stream = stream or sys.stdout
         self._interval_s, self._plain_every_s = interval_s, plain_every_s

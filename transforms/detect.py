@@ -8,7 +8,7 @@ Example Usage::
 import dataclasses
 import pickle
 import typing
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import apache_beam as beam
 import numpy as np
@@ -20,6 +20,11 @@ from neurokube.models.handler import InferenceFailure
 from neurokube.models.postprocess import assemble
 from neurokube.transforms.stages import (
     DEAD_LETTER, MAIN, Stage, counter, dead_letter, distribution, flatten_dead_letters)
+
+if TYPE_CHECKING:
+    from neurokube.core.feature_spec import FeatureSpec
+    from neurokube.models.config import ModelConfig, P3Params
+    from neurokube.models.handler import DetectorModelHandler
 
 
 @dataclasses.dataclass
@@ -113,7 +118,8 @@ class PrepareModelInputs(beam.PTransform):
         inputs = todo | PrepareModelInputs(bundle.feature_spec, bundle.config, 1200, 3600)
     """
 
-    def __init__(self, spec, config, chunk_s, whole_max_s=None):
+    def __init__(self, spec: "FeatureSpec", config: "ModelConfig", chunk_s: float,
+                 whole_max_s: float | None = None) -> None:
         super().__init__()
         if not (chunk_s >= 60):
             raise ValueError(f"chunk_s must be at least 60 s, got {chunk_s}")
@@ -190,7 +196,8 @@ class DetectSeizures(beam.PTransform):
         found = inputs | DetectSeizures(DetectorModelHandler(bundle_dir), bundle.p3)
     """
 
-    def __init__(self, handler, p3, step_s=1.0):
+    def __init__(self, handler: "DetectorModelHandler", p3: "P3Params",
+                 step_s: float = 1.0) -> None:
         super().__init__()
         self._handler, self._p3, self._step_s = handler, p3, step_s
 

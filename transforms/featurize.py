@@ -16,7 +16,7 @@ from neurokube.core.feature_files import write_feature_file
 from neurokube.core.feature_spec import FeatureSpec
 from neurokube.core.feature_stream import iter_feature_chunks
 from neurokube.core.paths import output_path
-from neurokube.core.sources import Source
+from neurokube.core.sources import InputSet, Source
 from neurokube.transforms.stages import Stage, counter, distribution, stage_of
 
 FEATURE_SUFFIX = ".npz"
@@ -45,7 +45,7 @@ class ReadSources(beam.PTransform):
         accepted = p | ReadSources(list_recordings("corpus/edf"))
     """
 
-    def __init__(self, inputs):
+    def __init__(self, inputs: InputSet) -> None:
         super().__init__()
         self._sources = list(inputs.sources)
 
@@ -90,7 +90,8 @@ class Featurize(beam.PTransform):
         written = sources | Featurize(FeatureSpec(), "features/", 1200, 3600)
     """
 
-    def __init__(self, spec, output_dir, chunk_s, whole_max_s):
+    def __init__(self, spec: FeatureSpec, output_dir: str, chunk_s: float,
+                 whole_max_s: float) -> None:
         super().__init__()
         if not isinstance(spec, FeatureSpec):
             raise TypeError(f"spec must be a FeatureSpec, got {type(spec).__name__}")

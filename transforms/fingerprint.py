@@ -151,7 +151,8 @@ class FingerprintRecordings(beam.PTransform):
         todo = sources | FingerprintRecordings("out/", "3f2a...", ["csv_bi"], True)
     """
 
-    def __init__(self, output_dir, model_version, formats, incremental=False):
+    def __init__(self, output_dir: str, model_version: str, formats: Iterable[str],
+                 incremental: bool = False) -> None:
         super().__init__()
         if not output_dir:
             raise ValueError("output_dir is required")

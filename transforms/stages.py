@@ -23,7 +23,7 @@ import apache_beam as beam
 
 from neurokube.core.errors import (
     DEFAULT_RETRY_POLICY, METRICS_NAMESPACE, DeadLetter, RecordingError, RetriesExhausted,
-    is_transient)
+    RetryPolicy, is_transient)
 
 DEAD_LETTER = "dead_letter"
 MAIN = "main"
@@ -78,8 +78,8 @@ class StageFn(beam.DoFn):
     retry_policy : RetryPolicy, optional
     """
 
-    def __init__(self, stage: str, fn: Callable, setup_fn: Callable = None,
-                 retry_policy=None):
+    def __init__(self, stage: str, fn: Callable, setup_fn: Callable | None = None,
+                 retry_policy: RetryPolicy | None = None) -> None:
         super().__init__()
         self.stage, self._fn, self._setup_fn = stage, fn, setup_fn
         self.retry_policy = retry_policy or DEFAULT_RETRY_POLICY
@@ -87,7 +87,7 @@ class StageFn(beam.DoFn):
         self._failed = counter(f"dead_letters_{stage}")
         self._retries = counter("transient_retries")
 
-    def setup(self):
+    def setup(self) -> None:
         if self._setup_fn is not None:
             self._state = self._setup_fn()
 
@@ -130,8 +130,8 @@ class Stage(beam.PTransform):
         written = detections | "Write" >> Stage("write", write_one, output_type=str)
     """
 
-    def __init__(self, stage: str, fn: Callable, setup_fn: Callable = None,
-                 output_type=None, retry_policy=None):
+    def __init__(self, stage: str, fn: Callable, setup_fn: Callable | None = None,
+                 output_type: Any = None, retry_policy: RetryPolicy | None = None) -> None:
         super().__init__()
         self._do_fn = StageFn(stage, fn, setup_fn, retry_policy)
         self._output_type = output_type
@@ -162,7 +162,8 @@ class stage_of:  # noqa: N801 - used as a context manager, like contextlib helpe
             atomic_write_bytes(path, payload)
     """
 
-    def __init__(self, stage: str, when=(Exception,)):
+    def __init__(self, stage: str,
+                 when: Iterable[type[BaseException]] = (Exception,)) -> None:
         self._stage, self._when = stage, tuple(when)
 
     def __enter__(self):

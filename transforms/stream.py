@@ -145,7 +145,8 @@ class WatchRecordings(beam.PTransform):
     grow, ``name`` being the path below the folder (see the module doc). ``poll_s``,
     ``settle_s``, ``until_idle_s`` in seconds."""
 
-    def __init__(self, folder, poll_s=5.0, settle_s=60.0, until_idle_s=None):
+    def __init__(self, folder: str, poll_s: float = 5.0, settle_s: float = 60.0,
+                 until_idle_s: float | None = None) -> None:
         super().__init__()
         if poll_s <= 0 or settle_s < 0 or (until_idle_s is not None and until_idle_s < 0):
             raise ValueError("poll_s must be > 0, settle_s and until_idle_s >= 0")
@@ -250,7 +251,8 @@ class LabelGrowingRecordings(beam.PTransform):
     (``<name>.dead_letter.json``) under ``records_dir`` (see the module doc).
     ``model_dir`` holds a causal bundle; ``engine``: ``numpy`` or ``keras``."""
 
-    def __init__(self, model_dir, output_dir, records_dir, engine="numpy"):
+    def __init__(self, model_dir: str, output_dir: str, records_dir: str,
+                 engine: str = "numpy") -> None:
         super().__init__()
         self._fn = _LabelGrowingFn(str(model_dir), str(output_dir), str(records_dir), engine)
 

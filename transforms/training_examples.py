@@ -28,7 +28,9 @@ from neurokube.transforms.stages import Stage, counter
 if TYPE_CHECKING:
     import tensorflow as tf
 
+    from neurokube.core.feature_spec import FeatureSpec
     from neurokube.core.formats import Annotation
+    from neurokube.models.config import ModelConfig
 
 TERM_SUFFIXES = (".csv_bi", ".tse_bi", ".tse", ".lbl_bi")
 CHANNEL_SUFFIXES = (".csv", ".lbl")
@@ -140,7 +142,7 @@ class BuildExamples(beam.PTransform):
     Returns ``{MAIN: bytes, DEAD_LETTER: dead letters}``.
     """
 
-    def __init__(self, spec, config):
+    def __init__(self, spec: "FeatureSpec", config: "ModelConfig") -> None:
         super().__init__()
         self._fn = _ExampleOne(spec, config)
 

@@ -7,7 +7,7 @@ Example Usage::
 """
 import io
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import apache_beam as beam
 import numpy as np
@@ -157,7 +157,8 @@ class WriteDetections(beam.PTransform):
         For the per-channel events (``csv``).
     """
 
-    def __init__(self, output_dir, formats, meta, step_s=1.0, params=None):
+    def __init__(self, output_dir: str, formats: Sequence[str], meta: Mapping[str, Any],
+                 step_s: float = 1.0, params: "P3Params | None" = None) -> None:
         super().__init__()
         unknown = sorted(set(formats) - set(FORMATS))
         if unknown:
@@ -193,7 +194,7 @@ class WriteDeadLetters(beam.PTransform):
         _ = dead | WriteDeadLetters("out/")
     """
 
-    def __init__(self, output_dir, file_name=DEAD_LETTERS_FILE):
+    def __init__(self, output_dir: str, file_name: str = DEAD_LETTERS_FILE) -> None:
         super().__init__()
         self._path = join(str(output_dir), file_name)
 
@@ -218,7 +219,8 @@ class WriteRunSummary(beam.PTransform):
     dict merged into the summary (inputs, options, versions...).
     """
 
-    def __init__(self, path, extra, sums=None):
+    def __init__(self, path: str, extra: Mapping[str, Any],
+                 sums: Mapping[str, beam.PCollection] | None = None) -> None:
         super().__init__()
         self._path, self._extra = str(path), dict(extra)
         self._sums = dict(sums or {})
