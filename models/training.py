@@ -1,4 +1,5 @@
-"""Deterministic training of P1 and P2 and tuning of P3 from recording examples.
+"""Deterministic training of P1 and P2 from recording examples, then P3's tuning
+(:mod:`neurokube.models.p3_tuning`) into a model bundle.
 
 Examples come from the TFRecord shards written by ``neurokube train``'s Beam job and are
 read back with tfx-bsl's TFXIO, sorted by path, so the data order never depends on how
@@ -13,7 +14,6 @@ Example::
 """
 import dataclasses
 import hashlib
-import itertools
 import logging
 import re
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -24,6 +24,7 @@ from neurokube.core.model_inputs import (
     feature_moments, p1_inputs, standardise, step_summaries, window_index)
 from neurokube.core.feature_spec import FeatureSpec
 from neurokube.models.config import ModelConfig, P3Params, fields_as_json, from_fields
+from neurokube.models.p3_tuning import dev_metrics, tune_p3
 
 if TYPE_CHECKING:
     from neurokube.models.bundle import ModelBundle
@@ -313,64 +314,6 @@ def recording_results(examples: Iterable[RecordingExample], detector: "Detector"
     return out
 
 
-def _flagged_pct(results, events_of):
-    from neurokube.models.evaluation import background_flagged
-    background_s, flagged_s, _ = background_flagged(results, events_of)
-    return 100.0 * flagged_s / background_s if background_s else 0.0
-
-
-def tune_p3(results: Sequence["RecordingResult"], step_s: float, train_cfg: TrainConfig,
-            corpus_of: Mapping[str, str] | None = None
-            ) -> tuple[P3Params, list[tuple[dict[str, Any], float, float, float]]]:
-    """Grid search of the P3 parameters on the dev set, under a false-alarm budget.
-
-    Objective (CHOICE): among the grid points whose NEDC OVERLAP false-alarm rate is
-    within ``fa_budget_per_24h`` and whose share of background seconds flagged is within
-    ``background_budget_pct`` (over the whole dev set, and in every dev corpus on its own
-    when ``background_budget_each_corpus``; ``corpus_of`` maps a recording name to its
-    corpus), the highest OVERLAP sensitivity, then the highest TAES sensitivity, then the
-    fewest false alarms, then the earlier grid point. When no point keeps to both
-    budgets, the one flagging the least background (then with the fewest false alarms)
-    is taken.
-    """
-    from neurokube.models.evaluation import corpus_metrics, recording_events
-    corpora = {}
-    if train_cfg.background_budget_each_corpus and corpus_of:
-        for r in results:
-            corpora.setdefault(corpus_of.get(r.name, ""), []).append(r)
-    best, best_key, table = None, None, []
-    grid = itertools.product(train_cfg.p3_thresholds, train_cfg.p3_p2_weights,
-                             train_cfg.p3_merge_gaps_s, train_cfg.p3_min_durations_s,
-                             train_cfg.p3_min_channels, train_cfg.p3_top_k)
-    for threshold, weight, gap, min_dur, min_ch, top_k in grid:
-        params = P3Params(p2_weight=weight, top_k=top_k, threshold=threshold,
-                          merge_gap_s=gap, min_duration_s=min_dur, min_channels=min_ch)
-        events_of = recording_events(results, params, step_s)
-        m = corpus_metrics(results, params, step_s, scorers=("overlap", "taes"),
-                           events_of=events_of)
-        fa = m["overlap"]["fa_per_24h"]
-        flagged = max([m["background_flagged_pct"]] + [
-            _flagged_pct(group, events_of) for group in corpora.values()])
-        within = (fa <= train_cfg.fa_budget_per_24h + 1e-9
-                  and flagged <= train_cfg.background_budget_pct + 1e-9)
-        if within:
-            key = (1, round(m["overlap"]["sensitivity_pct"], 9),
-                   round(m["taes"]["sensitivity_pct"], 9), -fa)
-        else:
-            key = (0, -round(flagged, 9), -fa, 0.0)
-        table.append((params.to_dict(), m["overlap"]["sensitivity_pct"], fa, flagged))
-        if best_key is None or key > best_key:
-            best, best_key = params, key
-    return best, table
-
-
-def _dev_metrics(results, params, step_s):
-    from neurokube.models.evaluation import corpus_metrics
-    m = corpus_metrics(results, params, step_s, scorers=("overlap", "taes"))
-    return {k: m[k] for k in ("overlap", "taes", "files", "total_duration_s",
-                              "background_flagged_pct", "longest_false_event_s")}
-
-
 def train_bundle(train: Sequence[RecordingExample], dev: Sequence[RecordingExample],
                  feature_spec: FeatureSpec, config: ModelConfig, train_cfg: TrainConfig,
                  report_only: Sequence[str] = ()
@@ -424,11 +367,11 @@ def train_bundle(train: Sequence[RecordingExample], dev: Sequence[RecordingExamp
     if not tuning:
         raise ValueError("every dev corpus is report-only: nothing to tune P3 on")
     p3, table = tune_p3(tuning, config.step_s, train_cfg, corpus_of)
-    dev_scores = _dev_metrics(tuning, p3, config.step_s)
+    dev_scores = dev_metrics(tuning, p3, config.step_s)
     by_corpus = {}
     for corpus in sorted(set(corpus_of.values())):
         group = [r for r in dev_results if corpus_of[r.name] == corpus]
-        by_corpus[corpus] = _dev_metrics(group, p3, config.step_s)
+        by_corpus[corpus] = dev_metrics(group, p3, config.step_s)
     bundle = ModelBundle(p1=p1, p2=p2, feature_spec=feature_spec, config=config, p3=p3)
     report = {"p1_windows": int(len(y1)), "p1_seizure_windows": int(y1.sum()),
               "p2_windows": int(len(y2)), "p2_seizure_windows": int(y2.sum()),

@@ -110,7 +110,7 @@ def test_p3_background_budget_holds_in_every_dev_corpus():
     """Hours of clean stitched background must not hide a short real corpus whose
     background a low threshold flags."""
     from neurokube.models.evaluation import RecordingResult
-    from neurokube.models.training import tune_p3
+    from neurokube.models.p3_tuning import tune_p3
 
     def result(name, n, bumps, seizures=()):
         fused = np.full(n, 0.1, np.float32)
