@@ -24,7 +24,6 @@ from neurokube.core.model_inputs import (
     feature_moments, p1_inputs, standardise, step_summaries, window_index)
 from neurokube.core.feature_spec import FeatureSpec
 from neurokube.models.config import ModelConfig, P3Params, fields_as_json, from_fields
-from neurokube.models.p3_tuning import dev_metrics, tune_p3
 
 if TYPE_CHECKING:
     from neurokube.models.bundle import ModelBundle
@@ -361,6 +360,7 @@ def train_bundle(train: Sequence[RecordingExample], dev: Sequence[RecordingExamp
     p2_history = fit(p2, x2, y2, train_cfg, train_cfg.p2_epochs, v2,
                      [train[i].corpus for i in rows2])
     del x2, v2
+    from neurokube.models.p3_tuning import dev_metrics, tune_p3  # scoring: only now
     dev_results = recording_results(dev, detector)
     corpus_of = {ex.path: ex.corpus for ex in dev}
     tuning = [r for r in dev_results if corpus_of[r.name] not in set(report_only)]

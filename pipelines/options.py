@@ -2,8 +2,8 @@
 
 Each Beam job (featurize, label, stream, train, evaluate) declares its flags once, in a
 :class:`JobOptions` subclass: the command line builds the job's subcommand from it and the
-job reads its values as ``LabelOptions.from_command(args).output``. The job's values stay
-in the launcher: its pipeline runs with Beam's flags only (:func:`pipeline_options`), since
+job reads its values as ``LabelOptions.from_command(args).output``. The job's values are not
+pipeline options: its pipeline runs with Beam's flags only (:func:`pipeline_options`), since
 input paths can name patients or wards and a runner shows its options in job
 descriptions and worker logs; the workers get what they need as the transforms'
 arguments.
@@ -22,6 +22,8 @@ Example::
     beam.Pipeline(options=pipeline_options(beam_argv(args, extra)))
 """
 import argparse
+import contextlib
+import io
 import math
 import os
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
@@ -198,7 +200,8 @@ def beam_argv(args: argparse.Namespace, extra: Sequence[str] | None) -> list[str
                          f"takes the values its --help shows)")
     try:
         argv = runner_config.resolve_beam_args(args.runner_config, extra)
-        unknown = runner_config.unknown_beam_flags(argv)
+        with _beam_parse_errors_as_usage_errors():
+            unknown = runner_config.unknown_beam_flags(argv)
     except runner_config.RunnerConfigError as exc:
         raise UsageError(str(exc)) from None
     if unknown:
@@ -206,6 +209,20 @@ def beam_argv(args: argparse.Namespace, extra: Sequence[str] | None) -> list[str
                          f"this command nor a Beam pipeline option)")
     pin_math_threads_for_local_workers(argv)
     return argv
+
+
+@contextlib.contextmanager
+def _beam_parse_errors_as_usage_errors():
+    """A Beam flag with a bad value (``--dry_run`` without one, ``--direct_num_workers=x``)
+    makes Beam's parser print its whole usage and exit: one line instead."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(printed):
+            yield
+    except SystemExit:
+        errors = [line.split("error: ", 1)[1] for line in printed.getvalue().splitlines()
+                  if "error: " in line]
+        raise UsageError(f"Beam flag: {errors[-1] if errors else 'not understood'}") from None
 
 
 def _stray_values(extra):

@@ -60,6 +60,8 @@ def _bad_lines(t, bundle):
         "unknown device": label + ["--device", "TPU"],
         "typo flag": label + ["--fromats", "tse"],
         "unknown beam flag": label + ["--direct_num_wrkers=2"],
+        "beam flag without its value": label + ["--dry_run"],
+        "beam flag with a bad value": label + ["--direct_num_workers=abc"],
         "stray value": label + ["--formats", "csv_bi", "tse"],
         "evaluate stray value": ["evaluate", "--corpus", f"x={c}", "--output", o,
                                  "--thresholds", "0.5", "0.7"],
@@ -88,7 +90,7 @@ def _bad_lines(t, bundle):
 def test_every_bad_command_line_is_one_line_and_status_2(setup, capsys):
     tmp_path, bundle = setup
     lines = _bad_lines(tmp_path, bundle)
-    assert len(lines) >= 39
+    assert len(lines) >= 41
     for what, argv in lines.items():
         status = cli.main(argv)
         err = capsys.readouterr().err.strip().splitlines()

@@ -16,7 +16,7 @@ Example::
 import contextlib
 import datetime
 import os
-from typing import Iterator, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 import pyedflib
@@ -24,8 +24,26 @@ import pyedflib
 from neurokube.core.edf_header import EdfHeader, check_header
 from neurokube.core.errors import RecordingError
 from neurokube.core.feature_spec import FeatureSpec
-from neurokube.core.montage import derivation_plan
+from neurokube.core.montage import DerivationPlan, derivation_plan
 from neurokube.core.paths import local_copy
+
+
+class SignalSource(Protocol):
+    """What the feature stream reads: an open recording (:class:`EdfSource`) or arrays in
+    memory (``neurokube.api``). ``start`` (recording start, or None) and the load hints
+    ``samples_per_s``/``record_samples_per_s`` (samples read per recording second) are
+    optional."""
+
+    path: str
+    labels: tuple[str, ...]
+    fs_hz: tuple[float, ...]
+    duration_s: float
+    plan: DerivationPlan
+
+    def read(self, start_s: float = 0.0, stop_s: float | None = None
+             ) -> dict[int, np.ndarray]:
+        """{signal index: float64 µV} of the planned signals over ``[start_s, stop_s)``."""
+        ...
 
 
 class EdfSource:

@@ -33,7 +33,7 @@ from neurokube.core.lfcc import energy_of_rms, lfcc
 from neurokube.core.montage import to_tcp
 
 if TYPE_CHECKING:
-    from neurokube.core.edf import EdfSource
+    from neurokube.core.edf import SignalSource
 
 # Signal context on each side of a span for the resampler and the frame/delta windows, s.
 SIGNAL_CONTEXT_S = 2.0
@@ -116,7 +116,7 @@ def _whole_seconds(x: float) -> float:
     return float(math.floor(x + 1e-9))
 
 
-def span_features(src: "EdfSource", spec: FeatureSpec, start_s: float,
+def span_features(src: "SignalSource", spec: FeatureSpec, start_s: float,
                   stop_s: float) -> Tuple[np.ndarray, np.ndarray]:
     """LFCC frames of ``[start_s, stop_s)`` (whole seconds) with signal and filter context.
 
@@ -198,14 +198,14 @@ def recording_stats(blocks: np.ndarray, buildable: np.ndarray, n_frames: int, mo
                           n_frames=int(n_frames), montage=montage, block_means=block_means)
 
 
-def iter_feature_chunks(src: "EdfSource", spec: FeatureSpec, chunk_s: float,
+def iter_feature_chunks(src: "SignalSource", spec: FeatureSpec, chunk_s: float,
                         whole_max_s: Optional[float] = None,
                         context_frames: Tuple[int, int] = (0, 0)) -> Iterator[FeatureChunk]:
     """Yield the :class:`FeatureChunk` s of an open recording (see the module doc).
 
     Parameters
     ----------
-    src : EdfSource
+    src : SignalSource
         An open recording (``path``, ``labels``, ``fs_hz``, ``plan``, ``duration_s``,
         ``read(start_s, stop_s)``).
     spec : FeatureSpec

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from neurokube.core.edf import EdfSource
+    from neurokube.core.edf import SignalSource
     from neurokube.core.feature_spec import FeatureSpec
     from neurokube.core.feature_stream import FeatureChunk
 
@@ -181,7 +181,7 @@ def to_model_input(chunk: "FeatureChunk", config: Any,
                       montage=chunk.montage, fingerprint=fingerprint, start=chunk.start)
 
 
-def iter_model_inputs(src: "EdfSource", spec: "FeatureSpec", config: Any, chunk_s: float,
+def iter_model_inputs(src: "SignalSource", spec: "FeatureSpec", config: Any, chunk_s: float,
                       whole_max_s: float | None = None, fingerprint: str | None = None,
                       name: str | None = None) -> Iterator[ModelInput]:
     """The :class:`ModelInput` s of an open recording: whole, or chunks with the context
@@ -333,5 +333,7 @@ def step_labels(intervals: Iterable[tuple[float, float]], n_steps: int, step_s: 
 
 
 __all__ = ["ChunkPosteriors", "ModelInput", "feature_moments", "hypothesis_features",
-           "iter_model_inputs", "normalise", "apply_reference", "chunk_reference", "standardise", "p1_inputs", "p1_window_batches", "p2_maps", "p2_window_batches", "step_labels",
+           "iter_model_inputs", "normalise", "apply_reference", "chunk_reference",
+           "standardise", "p1_inputs", "p1_window_batches", "p2_maps", "p2_window_batches",
+           "step_labels",
            "step_summaries", "to_model_input", "to_steps", "window_index"]
