@@ -146,10 +146,6 @@ class EvaluateOptions(opts.JobOptions):
     """The flags of ``neurokube evaluate``."""
 
     @classmethod
-    def _add_argparse_args(cls, parser):
-        cls.declare(parser, required=False)
-
-    @classmethod
     def declare(cls, parser: argparse.ArgumentParser, required: bool) -> None:
         parser.add_argument("--model", action="extend", nargs="+", default=None,
                             metavar="BUNDLE",

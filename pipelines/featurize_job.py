@@ -74,10 +74,6 @@ class FeaturizeOptions(opts.JobOptions):
     """The flags of ``neurokube featurize``."""
 
     @classmethod
-    def _add_argparse_args(cls, parser):
-        cls.declare(parser, required=False)
-
-    @classmethod
     def declare(cls, parser: argparse.ArgumentParser, required: bool) -> None:
         opts.add_io_arguments(parser, required)
         parser.add_argument("--feature_spec", default=None,

@@ -118,10 +118,6 @@ class LabelOptions(opts.JobOptions):
     """The flags of ``neurokube label``."""
 
     @classmethod
-    def _add_argparse_args(cls, parser):
-        cls.declare(parser, required=False)
-
-    @classmethod
     def declare(cls, parser: argparse.ArgumentParser, required: bool) -> None:
         opts.add_io_arguments(parser, required)
         opts.add_model_argument(parser)

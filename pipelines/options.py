@@ -59,20 +59,21 @@ JobOptionsT = TypeVar("JobOptionsT", bound="JobOptions")
 class JobOptions(PipelineOptions):
     """Base of the jobs' option classes: each subclass declares one job's flags.
 
-    A subclass implements :meth:`declare` and hands it to Beam through Beam's hook::
-
-        class LabelOptions(JobOptions):
-            @classmethod
-            def _add_argparse_args(cls, parser):
-                cls.declare(parser, required=False)
-
-    The flags are required only on the command line (``required=True`` there): Beam
-    parses options again in every process, and a worker is never given ``--input``.
+    A subclass implements :meth:`declare`; each subclass gets Beam's hook
+    ``_add_argparse_args`` in its own namespace (where Beam looks for it), declaring the
+    same flags with none required. The flags are required only on the command line
+    (:meth:`add_to_command`): Beam parses options again in every process, and a worker is
+    never given ``--input``.
     The job classes derive from this class, which declares nothing, rather than from
     ``PipelineOptions`` directly: Beam parses the flags of all *direct* subclasses of
     ``PipelineOptions`` in one parser, where ``--input``, ``--output`` and ``--model``,
     declared by several jobs, would collide (``tests/test_job_options.py`` checks it).
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._add_argparse_args = classmethod(
+            lambda job, parser: job.declare(parser, required=False))
 
     @classmethod
     def declare(cls, parser: argparse.ArgumentParser, required: bool) -> None:

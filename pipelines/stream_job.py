@@ -81,10 +81,6 @@ class StreamOptions(opts.JobOptions):
     """The flags of ``neurokube stream``."""
 
     @classmethod
-    def _add_argparse_args(cls, parser):
-        cls.declare(parser, required=False)
-
-    @classmethod
     def declare(cls, parser: argparse.ArgumentParser, required: bool) -> None:
         parser.add_argument("--watch", required=required,
                             help="folder (local or gs://) whose *.edf files are followed")

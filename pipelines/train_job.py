@@ -168,10 +168,6 @@ class TrainOptions(opts.JobOptions):
     """The flags of ``neurokube train``."""
 
     @classmethod
-    def _add_argparse_args(cls, parser):
-        cls.declare(parser, required=False)
-
-    @classmethod
     def declare(cls, parser: argparse.ArgumentParser, required: bool) -> None:
         parser.add_argument("--corpus", nargs="+", required=required,
                             help="training recordings (folders, patterns, files or lists) with "
