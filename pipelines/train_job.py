@@ -210,7 +210,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _json_fields(path, flag, cls, **overrides):
-    """``cls`` from the JSON object at ``path`` (its defaults without one)."""
+    """``cls`` from the JSON object at ``path``: today's defaults for every field it does
+    not set (not the values that ``from_dict`` assumes for fields missing from an old
+    bundle)."""
+    from neurokube.models.config import fields_as_json
     fields = {}
     if path:
         try:
@@ -221,7 +224,7 @@ def _json_fields(path, flag, cls, **overrides):
             raise opts.UsageError(f"{flag} {path}: {exc}") from None
     fields.update(overrides)
     try:
-        return cls.from_dict(fields)
+        return cls.from_dict({**fields_as_json(cls()), **fields})
     except (TypeError, ValueError) as exc:
         raise opts.UsageError(f"{flag} {path}: {exc}") from None
 

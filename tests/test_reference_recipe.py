@@ -1,0 +1,73 @@
+"""`training/train_reference.sh` is the recipe of the shipped models.
+
+Each of its ``neurokube train`` commands, with the JSON files it passes, sets exactly the
+front end, model and training settings recorded in the bundle it names; a model setting
+it leaves out takes today's default (not the value an old bundle implies).
+"""
+import json
+import pathlib
+import re
+import shlex
+
+import pytest
+
+from neurokube.models.bundle import REFERENCE_BUNDLE, REFERENCE_CAUSAL_BUNDLE
+from neurokube.models.config import ModelConfig
+from neurokube.models.training import TrainConfig
+from neurokube.pipelines import options as opts
+from neurokube.pipelines.train_job import _json_fields
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "training" / "train_reference.sh"
+MEASURED = ("feature_mean", "feature_scale")  # measured on the training set
+
+
+def _train_commands():
+    """{output name: {flag: value}} of the script's ``neurokube train`` commands."""
+    text = SCRIPT.read_text().replace("\\\n", " ")
+    commands = {}
+    for line in text.splitlines():
+        if not line.strip().startswith("neurokube train "):
+            continue
+        words = shlex.split(line.replace('"$here"', str(ROOT)).replace("$here", str(ROOT)))
+        flags = {w: words[i + 1] for i, w in enumerate(words) if w.startswith("--")
+                 and i + 1 < len(words) and not words[i + 1].startswith("--")}
+        commands[flags["--output"]] = flags
+    return commands
+
+
+def test_the_script_trains_both_shipped_models():
+    assert set(_train_commands()) == {"reference", "reference_causal"}
+
+
+@pytest.mark.parametrize("name,folder", [("reference", REFERENCE_BUNDLE),
+                                         ("reference_causal", REFERENCE_CAUSAL_BUNDLE)])
+def test_recipe_settings_are_the_bundles(name, folder):
+    flags = _train_commands()[name]
+    saved = json.loads((pathlib.Path(folder) / "bundle.json").read_text())
+    config = _json_fields(flags.get("--model_config"), "--model_config", ModelConfig)
+    expected = {k: v for k, v in saved["model_config"].items() if k not in MEASURED}
+    assert {k: v for k, v in config.to_dict().items() if k not in MEASURED} == expected
+    assert opts.load_feature_spec(flags.get("--feature_spec")).to_dict() == \
+        saved["feature_spec"]
+    train_cfg = _json_fields(flags.get("--train_config"), "--train_config", TrainConfig)
+    assert train_cfg.to_dict() == saved["training"]["train_config"]
+
+
+def test_model_settings_left_out_take_todays_defaults(tmp_path):
+    assert _json_fields(None, "--model_config", ModelConfig) == ModelConfig()
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"window_steps": 9}))
+    config = _json_fields(str(path), "--model_config", ModelConfig)
+    assert config == ModelConfig(window_steps=9)
+    # A bundle saved before p1_step_input existed was trained on frames; a user's file
+    # that does not set it gets today's default.
+    assert ModelConfig.from_dict({"window_steps": 9}).p1_step_input == "frames"
+    assert config.p1_step_input == ModelConfig().p1_step_input
+
+
+def test_unknown_model_setting_is_a_usage_error(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"window_stepz": 9}))
+    with pytest.raises(opts.UsageError, match=re.escape(str(path)) + ".*window_stepz"):
+        _json_fields(str(path), "--model_config", ModelConfig)
