@@ -192,5 +192,5 @@ def from_fields(cls: type[_T], data: Mapping[str, Any]) -> _T:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"{cls.__name__} fields {unknown} are unknown to this NeuroKube "
-                         "version (a bundle from another version?)")
+                         "version (a typo, or a file written by another version?)")
     return cls(**data)

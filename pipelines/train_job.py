@@ -187,15 +187,17 @@ class TrainOptions(opts.JobOptions):
                                  "the corpora were built, sources and citations, what the model "
                                  "was not trained on)")
         parser.add_argument("--feature_spec", default=None,
-                            help="front-end settings as JSON (FeatureSpec fields; default: the "
-                                 "reference's)")
+                            help="JSON file of front-end settings (FeatureSpec fields; the "
+                                 "others take today's defaults)")
         parser.add_argument("--model_config", default=None,
-                            help="model settings as JSON (ModelConfig fields, e.g. "
-                                 "{\"causal\": true, \"recording_reference\": "
-                                 "\"causal_median\"} for a detector that sees only the past)")
+                            help="JSON file of model settings (ModelConfig fields; the others "
+                                 "take today's defaults), e.g. {\"causal\": true, "
+                                 "\"recording_reference\": \"causal_median\"} for a detector "
+                                 "that sees only the past")
         parser.add_argument("--train_config", default=None,
-                            help="training settings as JSON (TrainConfig fields: sampling, "
-                                 "epochs, P3 grid and false-alarm budgets)")
+                            help="JSON file of training settings (TrainConfig fields: "
+                                 "sampling, epochs, P3 grid and false-alarm budgets; the others "
+                                 "take today's defaults)")
         parser.add_argument("--runner_config", default="direct", metavar="NAME_OR_PATH",
                             help="runner settings for the example-writing Beam job")
 
@@ -229,14 +231,19 @@ def _json_fields(path, flag, cls, **overrides):
         raise opts.UsageError(f"{flag} {path}: {exc}") from None
 
 
-def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
+def settings(job: "TrainOptions") -> tuple[Any, Any, Any]:
+    """(TrainConfig, ModelConfig, FeatureSpec) of a ``train`` command's options."""
     from neurokube.models.config import ModelConfig
     from neurokube.models.training import TrainConfig
-    job = TrainOptions.from_command(args)
     seed = {} if job.seed is None else {"seed": job.seed}
-    cfg = _json_fields(job.train_config, "--train_config", TrainConfig, **seed)
-    config = _json_fields(job.model_config, "--model_config", ModelConfig)
-    spec = opts.load_feature_spec(job.feature_spec)
+    return (_json_fields(job.train_config, "--train_config", TrainConfig, **seed),
+            _json_fields(job.model_config, "--model_config", ModelConfig),
+            opts.load_feature_spec(job.feature_spec))
+
+
+def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
+    job = TrainOptions.from_command(args)
+    cfg, config, spec = settings(job)
     notes = None
     if job.card_notes:
         try:

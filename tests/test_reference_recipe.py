@@ -15,7 +15,8 @@ from neurokube.models.bundle import REFERENCE_BUNDLE, REFERENCE_CAUSAL_BUNDLE
 from neurokube.models.config import ModelConfig
 from neurokube.models.training import TrainConfig
 from neurokube.pipelines import options as opts
-from neurokube.pipelines.train_job import _json_fields
+from neurokube.pipelines.cli import build_parser
+from neurokube.pipelines.train_job import TrainOptions, _json_fields, settings
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "training" / "train_reference.sh"
@@ -23,16 +24,18 @@ MEASURED = ("feature_mean", "feature_scale")  # measured on the training set
 
 
 def _train_commands():
-    """{output name: {flag: value}} of the script's ``neurokube train`` commands."""
+    """{output name: TrainOptions} of the script's ``neurokube train`` commands, parsed by
+    the command line's own parser (every word must be one of its flags)."""
     text = SCRIPT.read_text().replace("\\\n", " ")
     commands = {}
     for line in text.splitlines():
         if not line.strip().startswith("neurokube train "):
             continue
         words = shlex.split(line.replace('"$here"', str(ROOT)).replace("$here", str(ROOT)))
-        flags = {w: words[i + 1] for i, w in enumerate(words) if w.startswith("--")
-                 and i + 1 < len(words) and not words[i + 1].startswith("--")}
-        commands[flags["--output"]] = flags
+        args, extra = build_parser().parse_known_args(words[1:])
+        assert not extra, f"words the train command does not know: {extra}"
+        job = TrainOptions.from_command(args)
+        commands[job.output] = job
     return commands
 
 
@@ -43,14 +46,11 @@ def test_the_script_trains_both_shipped_models():
 @pytest.mark.parametrize("name,folder", [("reference", REFERENCE_BUNDLE),
                                          ("reference_causal", REFERENCE_CAUSAL_BUNDLE)])
 def test_recipe_settings_are_the_bundles(name, folder):
-    flags = _train_commands()[name]
+    train_cfg, config, spec = settings(_train_commands()[name])
     saved = json.loads((pathlib.Path(folder) / "bundle.json").read_text())
-    config = _json_fields(flags.get("--model_config"), "--model_config", ModelConfig)
     expected = {k: v for k, v in saved["model_config"].items() if k not in MEASURED}
     assert {k: v for k, v in config.to_dict().items() if k not in MEASURED} == expected
-    assert opts.load_feature_spec(flags.get("--feature_spec")).to_dict() == \
-        saved["feature_spec"]
-    train_cfg = _json_fields(flags.get("--train_config"), "--train_config", TrainConfig)
+    assert spec.to_dict() == saved["feature_spec"]
     assert train_cfg.to_dict() == saved["training"]["train_config"]
 
 
