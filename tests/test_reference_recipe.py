@@ -31,7 +31,7 @@ def _train_commands():
     for line in text.splitlines():
         if not line.strip().startswith("neurokube train "):
             continue
-        words = shlex.split(line.replace('"$here"', str(ROOT)).replace("$here", str(ROOT)))
+        words = shlex.split(line.replace("$here", str(ROOT)))
         args, extra = build_parser().parse_known_args(words[1:])
         assert not extra, f"words the train command does not know: {extra}"
         job = TrainOptions.from_command(args)
