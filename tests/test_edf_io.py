@@ -120,3 +120,106 @@ def test_real_tuh_files_read_the_same_as_pyedflib():
         n = len(next(iter(ours.values())))
         for x, expected in zip(ours.values(), _pyedflib_signals(path, labels, 0, n)):
             np.testing.assert_allclose(x, expected, rtol=0, atol=1e-9)
+
+
+def _write_in_unit(path, signals_uv, dimension, unit_per_uv, fs_hz=256):
+    """An EDF+ whose EEG signals are stored in ``dimension`` (``unit_per_uv`` units per µV),
+    with a physical range of exactly ±150 µV so the header states it without rounding."""
+    import pyedflib
+    labels = [f"EEG {e}-REF" for e in signals_uv]
+    writer = pyedflib.EdfWriter(str(path), len(labels) + 1, file_type=pyedflib.FILETYPE_EDFPLUS)
+    try:
+        peak = 150 * unit_per_uv
+        peak = int(peak) if peak == int(peak) else peak  # "-150000", not "-150000.0"
+        headers = [{"label": label, "dimension": dimension, "sample_frequency": fs_hz,
+                    "physical_max": peak, "physical_min": -peak, "digital_max": 32767,
+                    "digital_min": -32768, "transducer": "", "prefilter": ""}
+                   for label in labels]
+        headers.append({"label": "EKG", "dimension": "%", "sample_frequency": fs_hz,
+                        "physical_max": 100.0, "physical_min": -100.0, "digital_max": 32767,
+                        "digital_min": -32768, "transducer": "", "prefilter": ""})
+        writer.setSignalHeaders(headers)
+        n = len(next(iter(signals_uv.values())))
+        writer.writeSamples([np.clip(x, -140, 140) * unit_per_uv for x in signals_uv.values()]
+                            + [np.zeros(n)])
+    finally:
+        writer.close()
+    return path
+
+
+@pytest.mark.parametrize("dimension, unit_per_uv", [("uV", 1.0), ("mV", 1e-3), ("V", 1e-6),
+                                                    ("nV", 1e3), ("MV", 1e-3)])
+def test_samples_are_scaled_to_uv_by_the_physical_dimension(make_edf, tmp_path, dimension,
+                                                             unit_per_uv):
+    _, signals = make_edf(fs_hz=256, duration_s=4.0)
+    path = _write_in_unit(tmp_path / "unit.edf", signals, dimension, unit_per_uv)
+    src, read, tcp = read_tcp(path)
+    fp1 = read[src.labels.index("EEG FP1-REF")]
+    # 16-bit steps of a ±150 µV range are 0.005 µV.
+    np.testing.assert_allclose(fp1, np.clip(signals["FP1"], -140, 140), atol=0.01)
+    assert tcp.data_uv.shape == (22, 1000)  # TCP signals are at 250 Hz
+
+
+def test_micro_sign_and_blank_dimensions_are_uv(make_edf, tmp_path):
+    _, signals = make_edf(fs_hz=256, duration_s=4.0)
+    expected = np.clip(signals["C3"], -140, 140)
+    for field in ("\u00b5V".encode("latin-1"), b""):
+        path = _write_in_unit(tmp_path / "unit.edf", signals, "uV", 1.0)
+        with open_recording(str(path), SPEC) as src:
+            n = len(src.labels) + 1  # the annotation signal too
+        data = bytearray(path.read_bytes())
+        for k in range(n - 2):  # the EEG signals
+            at = 256 + 96 * n + 8 * k
+            data[at:at + 8] = field.ljust(8)
+        path.write_bytes(bytes(data))
+        src, read, _ = read_tcp(path)
+        np.testing.assert_allclose(read[src.labels.index("EEG C3-REF")], expected, atol=0.01)
+
+
+def test_a_montage_signal_in_no_voltage_unit_is_refused_naming_it(make_edf, tmp_path):
+    _, signals = make_edf(fs_hz=256, duration_s=2.0)
+    path = _write_in_unit(tmp_path / "unit.edf", signals, "mmHg", 1.0)
+    with pytest.raises(RecordingError, match=r"signal 1 \('EEG FP1-REF'\): physical "
+                                             r"dimension 'mmHg' is not a voltage") as caught:
+        read_tcp(path)
+    assert caught.value.stage == "read"
+
+
+def _as_edf_plus_d(path, move_record=None, to_onset=None):
+    """Mark an EDF+ file discontinuous; optionally rewrite the time keeping of one record."""
+    from neurokube.core.edf_header import check_header
+    header = check_header(str(path), SPEC)
+    data = bytearray(path.read_bytes())
+    assert data[192:197] == b"EDF+C"
+    data[192:197] = b"EDF+D"
+    if move_record is not None:
+        annotation = header.labels.index("EDF Annotations")
+        start = (header.header_bytes + header.record_bytes * move_record
+                 + 2 * sum(header.samples_per_record[:annotation]))
+        old = f"+{move_record}\x14\x14".encode()
+        assert data[start:start + len(old)] == old
+        new = f"+{to_onset}\x14\x14".encode()
+        assert len(new) == len(old)
+        data[start:start + len(new)] = new
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_edf_plus_d_without_gaps_reads_as_continuous(make_edf):
+    path, _ = make_edf(fs_hz=256, duration_s=8.0)
+    _, before, _ = read_tcp(path)
+    _as_edf_plus_d(path)
+    _, after, tcp = read_tcp(path)
+    for i in before:
+        np.testing.assert_array_equal(before[i], after[i])
+    assert tcp.data_uv.shape[1] == 8 * 250
+
+
+def test_edf_plus_d_with_a_gap_is_refused_naming_the_gap(make_edf):
+    path, _ = make_edf(fs_hz=256, duration_s=8.0)
+    _as_edf_plus_d(path, move_record=5, to_onset=9)
+    with pytest.raises(RecordingError, match=r"EDF\+D \(discontinuous\) file with a gap: data "
+                                             r"record 5 starts at 9 s, \+4 s from the end of "
+                                             r"the record before it \(5 s\)") as caught:
+        read_tcp(path)
+    assert caught.value.stage == "read"

@@ -6,7 +6,10 @@ Remote objects (``gs://``...) are staged to a local temporary file (see
 wrong); only the signals the montage's derivation plan needs are then read, straight from
 the data records with NumPy (16-bit EDF and 24-bit BDF), without parsing the EDF+
 annotation signal or the identification fields: a broken annotation channel or patient
-field does not cost a recording its EEG. Channels are selected by label, never by position.
+field does not cost a recording its EEG (except in an EDF+D file, whose records' time keeping
+is checked for gaps: :func:`~neurokube.core.edf_header.check_contiguous`). Samples are scaled
+by each signal's physical dimension (mV, V...) to µV. Channels are selected by label, never
+by position.
 
 Example::
 
@@ -21,7 +24,7 @@ from typing import Iterator, Protocol, Sequence
 import numpy as np
 import pyedflib
 
-from neurokube.core.edf_header import EdfHeader, check_header
+from neurokube.core.edf_header import EdfHeader, check_contiguous, check_header, uv_per_unit
 from neurokube.core.errors import RecordingError
 from neurokube.core.feature_spec import FeatureSpec
 from neurokube.core.montage import DerivationPlan, derivation_plan
@@ -90,11 +93,25 @@ class EdfSource:
         self._offsets = [int(starts[k]) for k in self._signals]
         self._per_record = int(starts[-1])
         self._gains, self._phys_offsets = [], []
-        for k in self._signals:
+        for i, k in enumerate(self._signals):
             gain = (header.physical_max[k] - header.physical_min[k]) / (
                 header.digital_max[k] - header.digital_min[k])
-            self._gains.append(gain)
             self._phys_offsets.append(header.physical_max[k] / gain - header.digital_max[k])
+            self._gains.append(gain * self._uv_per_unit(header, i, k))
+
+    def _uv_per_unit(self, header, i, k):
+        """µV per physical unit of data signal ``i`` (EDF signal ``k``); signals the plan
+        does not read may be in any unit."""
+        dimension = header.dimensions[k] if header.dimensions else ""
+        factor = uv_per_unit(dimension)
+        if factor is None:
+            if i in self._chosen:
+                raise RecordingError(
+                    f"signal {k + 1} ({header.labels[k]!r}): physical dimension "
+                    f"{dimension!r} is not a voltage (expected uV, µV, mV, V or nV; a blank "
+                    "field is read as uV)", stage="read")
+            return 1.0
+        return factor
 
     def _records(self, r0, r1):
         """Digital samples of data records [r0, r1) as (records, samples per record)."""
@@ -159,7 +176,10 @@ def open_recording(path: str | os.PathLike[str], spec: FeatureSpec,
         The file or object does not exist.
     """
     with local_copy(path) as local:
-        yield EdfSource(check_header(local, spec, growing), str(path), spec, local)
+        header = check_header(local, spec, growing)
+        if header.discontinuous:
+            check_contiguous(local, header)
+        yield EdfSource(header, str(path), spec, local)
 
 
 def write_edf(path: str | os.PathLike[str], signals_uv: np.ndarray, labels: Sequence[str],

@@ -9,6 +9,16 @@ float32-overflowing physical ranges, empty digital ranges, sampling rates outsid
 the front end supports. It only looks at the header and the file size, so it is cheap and
 cannot hang, and it runs before pyedflib opens the file.
 
+Two things the rest of the reader needs from the header are also decided here:
+
+* the physical dimension of each signal, as a factor to µV (:func:`uv_per_unit`: ``uV``,
+  ``µV``, ``mV``, ``V``, ``nV``; a blank field is read as µV);
+* whether an EDF+D ("discontinuous") file really has gaps: :func:`check_contiguous` reads
+  the time-keeping annotation of every data record and accepts the file when the records
+  follow each other without a gap (many exports mark gapless files EDF+D), else refuses it
+  naming the first gap, because reading records end to end would misplace every event after
+  it.
+
 Example::
 
     header = check_header("rec.edf", spec)     # EdfHeader, or RecordingError(stage="read")
@@ -20,6 +30,8 @@ import math
 import os
 import stat
 from typing import Optional
+
+import numpy as np
 
 from neurokube.core.errors import RecordingError
 from neurokube.core.feature_spec import FeatureSpec
@@ -45,6 +57,8 @@ class EdfHeader:
     digital_min: tuple
     digital_max: tuple
     start: Optional[str] = None
+    dimensions: tuple = ()
+    discontinuous: bool = False
 
     @property
     def signals(self) -> list[int]:
@@ -150,6 +164,8 @@ def check_header(path: str, spec: FeatureSpec, growing: bool = False) -> EdfHead
     values = {what: column(offset, 8, what, float if what.startswith("physical") else int)
               for what, offset in names.items()}
     samples = column(216, 8, "samples per record", int)
+    dimensions = tuple(signals[96 * n_signals + 8 * k:96 * n_signals + 8 * (k + 1)]
+                       .decode("latin-1").strip() for k in range(n_signals))
     for k, label in enumerate(labels):
         if label in _ANNOTATIONS:
             continue
@@ -196,7 +212,8 @@ def check_header(path: str, spec: FeatureSpec, growing: bool = False) -> EdfHead
                        physical_max=tuple(values["physical maximum"]),
                        digital_min=tuple(values["digital minimum"]),
                        digital_max=tuple(values["digital maximum"]),
-                       start=_start(head))
+                       start=_start(head), dimensions=dimensions,
+                       discontinuous=head[192:197] in (b"EDF+D", b"BDF+D"))
     for k, label in enumerate(labels):
         fs = header.fs_hz(k)
         if label not in _ANNOTATIONS and fs > spec.max_fs_hz:
@@ -204,6 +221,71 @@ def check_header(path: str, spec: FeatureSpec, growing: bool = False) -> EdfHead
                                  f"above the supported {spec.max_fs_hz:g} Hz (refused before "
                                  "reading)", stage="read")
     return header
+
+
+# Physical dimensions of a voltage and their size in µV, compared case-blind ("MV" is read as
+# mV: nobody records EEG in megavolts). "Âµv" is a UTF-8 "µ" read as Latin-1.
+_UV_PER_UNIT = {"uv": 1.0, "\u00b5v": 1.0, "\u03bcv": 1.0, "\u00c2\u00b5v": 1.0, "microv": 1.0, "microvolt": 1.0,
+                "microvolts": 1.0, "mv": 1e3, "millivolt": 1e3, "millivolts": 1e3, "v": 1e6,
+                "volt": 1e6, "volts": 1e6, "nv": 1e-3, "": 1.0}
+
+
+def uv_per_unit(dimension: str) -> Optional[float]:
+    """µV per physical unit of an EDF physical-dimension field (``"mV"`` -> 1000.0), or None
+    when the field names no voltage (``"%"``, ``"mmHg"``). A blank field is taken as µV, the
+    unit of nearly every EEG file that leaves it out."""
+    return _UV_PER_UNIT.get(dimension.strip().lower())
+
+
+def _record_onset(tal: bytes) -> Optional[float]:
+    """The onset (s) of a data record's time-keeping TAL (``+12.5\\x14\\x14\\x00``...)."""
+    head, sep, _ = tal.partition(b"\x14")
+    try:
+        return float(head.decode("ascii")) if sep and head[:1] in (b"+", b"-") else None
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def check_contiguous(path: str, header: EdfHeader, tolerance_s: float = 1e-3) -> None:
+    """Refuse an EDF+D file whose data records do not follow each other in time.
+
+    Reads the first TAL (the time keeping) of each record's annotation signal; the file is
+    accepted when record ``k`` starts at ``first + k * record_s`` (±``tolerance_s``).
+
+    Raises
+    ------
+    RecordingError
+        Stage ``read``: the first gap (or overlap), or a record without time keeping.
+    """
+    annotation = next((k for k, label in enumerate(header.labels) if label in _ANNOTATIONS),
+                      None)
+    if annotation is None:
+        raise RecordingError("EDF+D (discontinuous) file without an annotation signal: the "
+                             "start of each data record is unknown", stage="read")
+    width = header.bytes_per_sample
+    first_byte = width * sum(header.samples_per_record[:annotation])
+    n_bytes = width * header.samples_per_record[annotation]
+    records = np.memmap(path, dtype=np.uint8, mode="r", offset=header.header_bytes,
+                        shape=(header.n_records, header.record_bytes))
+    onsets = []
+    for k in range(header.n_records):
+        onset = _record_onset(bytes(records[k, first_byte:first_byte + n_bytes]))
+        if onset is None:
+            raise RecordingError(f"EDF+D (discontinuous) file: data record {k} has no "
+                                 "time-keeping annotation, so its start is unknown",
+                                 stage="read")
+        onsets.append(onset)
+    expected = onsets[0] + header.record_s * np.arange(header.n_records)
+    off = np.flatnonzero(np.abs(np.asarray(onsets) - expected) > tolerance_s)
+    if off.size:
+        k = int(off[0])
+        previous_end = onsets[k - 1] + header.record_s
+        raise RecordingError(
+            f"EDF+D (discontinuous) file with a gap: data record {k} starts at "
+            f"{onsets[k]:g} s, {onsets[k] - previous_end:+g} s from the end of the record "
+            f"before it ({previous_end:g} s); recordings with gaps are not read, because "
+            "their records end to end would misplace every later event (split the file at "
+            "its gaps)", stage="read")
 
 
 def _start(head: bytes) -> Optional[str]:

@@ -29,6 +29,7 @@ import numpy as np
 import pyedflib
 
 from neurokube.core.edf import write_edf
+from neurokube.core.edf_header import uv_per_unit
 from neurokube.core.feature_spec import TCP_CHANNELS, TCP_MONTAGE, FeatureSpec
 from neurokube.core.formats import Annotation, Event, write_annotation
 from neurokube.core.montage import REFERENCE, parse_label
@@ -206,7 +207,8 @@ def mix_recording(path: str | os.PathLike[str], segments: Sequence[np.ndarray],
     try:
         labels = list(reader.getSignalLabels())
         rates = [float(r) for r in reader.getSampleFrequencies()]
-        raw = [reader.readSignal(i) for i in range(len(labels))]
+        raw = [reader.readSignal(i) * (uv_per_unit(reader.getPhysicalDimension(i)) or 1.0)
+               for i in range(len(labels))]
     finally:
         reader.close()
     native = max(rates)
