@@ -163,7 +163,8 @@ def test_samples_are_scaled_to_uv_by_the_physical_dimension(make_edf, tmp_path, 
 def test_micro_sign_and_blank_dimensions_are_uv(make_edf, tmp_path):
     _, signals = make_edf(fs_hz=256, duration_s=4.0)
     expected = np.clip(signals["C3"], -140, 140)
-    for field in ("\u00b5V".encode("latin-1"), b""):
+    # Latin-1 micro sign, UTF-8 micro sign, UTF-8 Greek mu, blank.
+    for field in (b"\xb5V", b"\xc2\xb5V", b"\xce\xbcV", b""):
         path = _write_in_unit(tmp_path / "unit.edf", signals, "uV", 1.0)
         with open_recording(str(path), SPEC) as src:
             n = len(src.labels) + 1  # the annotation signal too
@@ -223,3 +224,72 @@ def test_edf_plus_d_with_a_gap_is_refused_naming_the_gap(make_edf):
                                              r"the record before it \(5 s\)") as caught:
         read_tcp(path)
     assert caught.value.stage == "read"
+
+
+def test_edf_plus_start_includes_the_first_records_onset(make_edf):
+    """EDF+ lets the first data record start after the header's start time (its
+    time-keeping annotation says when): the first sample's time is the sum."""
+    import datetime
+    from neurokube.core.edf_header import check_header
+    path, _ = make_edf(fs_hz=256, duration_s=8.0)
+    with open_recording(str(path), SPEC) as src:
+        header_start = datetime.datetime.fromisoformat(src.start)
+    header = check_header(str(path), SPEC)
+    annotation = header.labels.index("EDF Annotations")
+    data = bytearray(path.read_bytes())
+    for k in range(header.n_records):  # every record's time keeping moves by 10 s
+        at = (header.header_bytes + header.record_bytes * k
+              + 2 * sum(header.samples_per_record[:annotation]))
+        old, new = f"+{k}\x14\x14\0".encode(), f"+{k + 10}\x14\x14\0".encode()
+        assert data[at:at + len(new)] == old + b"\0"  # room for one more digit
+        data[at:at + len(new)] = new
+    path.write_bytes(bytes(data))
+    with open_recording(str(path), SPEC) as src:
+        assert src.start == (header_start + datetime.timedelta(seconds=10)).isoformat()
+
+
+def _set_field(data, n_signals, k, offset, text):
+    """Overwrite one 8-byte signal-header field (``offset``: its per-signal bytes before)."""
+    at = 256 + offset * n_signals + 8 * k
+    data[at:at + 8] = text.ljust(8).encode()
+
+
+def test_a_broken_channel_the_montage_does_not_read_costs_nothing(make_edf, tmp_path):
+    """A trigger channel above the supported rate, and marker channels with an empty
+    digital range or an empty physical range: the EEG is read; the same faults on an EEG
+    channel refuse the recording, naming the channel."""
+    import pyedflib
+    _, signals = make_edf(fs_hz=256, duration_s=4.0)
+    path = tmp_path / "extra.edf"
+    labels = [f"EEG {e}-REF" for e in signals] + ["Trigger", "Marker", "Event"]
+    rates = [256] * len(signals) + [8192, 256, 256]
+    writer = pyedflib.EdfWriter(str(path), len(labels), file_type=pyedflib.FILETYPE_EDFPLUS)
+    try:
+        writer.setSignalHeaders([{"label": label, "dimension": "uV", "sample_frequency": fs,
+                                  "physical_max": 150, "physical_min": -150,
+                                  "digital_max": 32767, "digital_min": -32768,
+                                  "transducer": "", "prefilter": ""}
+                                 for label, fs in zip(labels, rates)])
+        writer.writeSamples([np.clip(x, -140, 140) for x in signals.values()]
+                            + [np.zeros(4 * fs) for fs in rates[-3:]])
+    finally:
+        writer.close()
+    n = len(labels) + 1
+    data = bytearray(path.read_bytes())
+    marker, event = labels.index("Marker"), labels.index("Event")
+    _set_field(data, n, marker, 120, "0")   # digital minimum
+    _set_field(data, n, marker, 128, "0")   # digital maximum
+    _set_field(data, n, event, 104, "0")    # physical minimum
+    _set_field(data, n, event, 112, "0")    # physical maximum
+    path.write_bytes(bytes(data))
+    src, read, tcp = read_tcp(path)
+    np.testing.assert_allclose(read[src.labels.index("EEG FP1-REF")],
+                               np.clip(signals["FP1"], -140, 140), atol=0.01)
+    assert tcp.mask.all()
+    c3 = labels.index("EEG C3-REF")
+    _set_field(data, n, c3, 104, "0")
+    _set_field(data, n, c3, 112, "0")
+    path.write_bytes(bytes(data))
+    with pytest.raises(RecordingError, match=r"signal 5 \('EEG C3-REF'\): physical minimum "
+                                             r"equals maximum"):
+        read_tcp(path)

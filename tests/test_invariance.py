@@ -77,3 +77,21 @@ def test_rate_does_not_move_events_by_more_than_a_second(tmp_path, chb_eeg):
         for (s1, e1), (s2, e2) in zip(slow, fast):
             assert abs(s1 - s2) <= 1.0 and abs(e1 - e2) <= 1.0
     assert _events(at256, _operating_points(at256)[1])
+
+
+@pytest.mark.parametrize("fs", [256, 512])
+def test_dc_offsets_do_not_change_posteriors(chb_eeg, fs):
+    """DC-coupled amplifiers (BioSemi...) store each electrode with an offset of up to tens
+    of mV; at rates that need resampling it must not reach the model (without
+    ``resample_remove_offset`` P1 moves by 0.1-0.7 here)."""
+    signals, labels = chb_eeg
+    signals = signals if fs == 256 else resample_poly(signals, fs // 256, 1, axis=1)
+    offsets = np.random.default_rng(3).uniform(-25_000.0, 25_000.0, (len(labels), 1))
+    spec = ModelBundle.load(REFERENCE_BUNDLE, with_models=False).feature_spec
+    if not spec.resample_remove_offset:
+        pytest.skip("the shipped bundle was featurised without resample_remove_offset")
+    plain = api.label(signals, fs_hz=fs, channel_labels=labels)
+    shifted = api.label(signals + offsets, fs_hz=fs, channel_labels=labels)
+    # float32 TCP samples of ±25 mV keep 0.002 µV: posteriors agree to about 3e-4.
+    np.testing.assert_allclose(shifted.p1, plain.p1, atol=1e-3)
+    np.testing.assert_allclose(shifted.fused, plain.fused, atol=1e-3)

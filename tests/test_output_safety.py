@@ -112,3 +112,60 @@ def test_no_patient_field_and_no_absolute_path_reaches_any_output(tmp_path, rand
                 data = file.read_bytes()
                 leaked = [s for s in secrets if s in data]
                 assert not leaked, f"{file.relative_to(root)} holds {leaked}"
+
+
+def _write_bdf(path, edf_path):
+    """The EEG of an EDF file, rewritten as a 24-bit BDF+ file."""
+    with pyedflib.EdfReader(str(edf_path)) as reader:
+        headers = reader.getSignalHeaders()
+        data = [reader.readSignal(i) for i in range(reader.signals_in_file)]
+    for header in headers:
+        header.update(digital_min=-8388608, digital_max=8388607)
+    writer = pyedflib.EdfWriter(str(path), len(headers), file_type=pyedflib.FILETYPE_BDFPLUS)
+    try:
+        writer.setSignalHeaders(headers)
+        writer.writeSamples(data)
+    finally:
+        writer.close()
+
+
+def test_a_folder_yields_its_bdf_recordings_too(make_edf, tmp_path, random_bundle):
+    edf = make_edf("x.edf", folder="mixed", seed=1)[0]
+    _write_bdf(tmp_path / "mixed/x.bdf", edf)
+    _write_bdf(tmp_path / "mixed/y.BDF", edf)
+    out = tmp_path / "out"
+    assert _label([tmp_path / "mixed"], out, random_bundle) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["inputs"] == run["results"] == 3
+    assert sorted(p.name for p in out.rglob("*.csv_bi")) == ["x.csv_bi", "x~2.csv_bi",
+                                                             "y.csv_bi"]
+    assert not (out / "dead_letters.jsonl").exists() or not (
+        out / "dead_letters.jsonl").read_text().strip()
+
+
+def test_a_recording_shorter_than_one_decision_step_is_a_dead_letter(tmp_path, random_bundle):
+    """Half a second cannot be scored: no result may call it background."""
+    import numpy as np
+    from neurokube.core.edf import write_edf
+    labels = [f"EEG {e}-REF" for e in ("FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1",
+                                       "O2", "F7", "F8", "T3", "T4", "T5", "T6", "CZ")]
+    (tmp_path / "short").mkdir()
+    signals = np.random.default_rng(0).normal(0, 20, (len(labels), 125))
+    with pytest.warns(UserWarning, match="record_duration"):
+        write_edf(tmp_path / "short/half.edf", signals, labels, 250, record_s=0.5)
+    out = tmp_path / "out"
+    assert _label([tmp_path / "short"], out, random_bundle) == 0
+    assert not list(out.rglob("*.csv_bi"))
+    (letter,) = [json.loads(x) for x in (out / "dead_letters.jsonl").read_text().splitlines()]
+    assert letter["path"] == "half.edf"
+    assert "recording of 0.5 s is shorter than one 1 s decision step" in letter["reason"]
+
+
+def test_the_result_record_names_the_masked_channels(make_edf, tmp_path, random_bundle):
+    make_edf("ears.edf", folder="in", seed=1)
+    make_edf("no_ears.edf", folder="in", seed=2, ears=False)
+    out = tmp_path / "out"
+    assert _label([tmp_path / "in"], out, random_bundle) == 0
+    records = {p.name: json.loads(p.read_text()) for p in out.glob("*.result.json")}
+    assert records["ears.result.json"]["masked_channels"] == []
+    assert records["no_ears.result.json"]["masked_channels"] == ["A1-T3", "T4-A2"]

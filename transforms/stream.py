@@ -43,7 +43,7 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from neurokube.core.errors import RecordingError
 from neurokube.core.formats import WRITER_SUFFIXES, WRITERS, Annotation, Event
 from neurokube.core.paths import atomic_write_text, join, output_path, remove_if_present
-from neurokube.core.sources import RECORDING_SUFFIX, safe_name
+from neurokube.core.sources import RECORDING_SUFFIXES, safe_name
 from neurokube.transforms.stages import DEAD_LETTER, MAIN, counter, dead_letter
 
 EVENTS_LOG_SUFFIX = ".events.jsonl"
@@ -80,13 +80,13 @@ class _PollRounds(beam.transforms.core.RestrictionProvider):
 
 
 def list_recordings_now(folder: str) -> list[tuple[str, int, float]]:
-    """[(path, size, mtime)] of the ``*.edf`` files (any case) under ``folder``
-    (recursive), sorted."""
+    """[(path, size, mtime)] of the ``*.edf`` and ``*.bdf`` files (any case) under
+    ``folder`` (recursive), sorted."""
     pattern = join(folder.rstrip("/"), "**")
     found = []
     for result in FileSystems.match([pattern]):
         for meta in result.metadata_list:
-            if meta.path.lower().endswith(RECORDING_SUFFIX):
+            if meta.path.lower().endswith(RECORDING_SUFFIXES):
                 found.append((meta.path, int(meta.size_in_bytes),
                               float(meta.last_updated_in_seconds or 0.0)))
     return sorted(found)

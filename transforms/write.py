@@ -13,6 +13,7 @@ import apache_beam as beam
 import numpy as np
 
 from neurokube.core.errors import DeadLetter
+from neurokube.core.feature_spec import TCP_CHANNELS
 from neurokube.core.formats import WRITER_SUFFIXES, WRITERS, Annotation, Event
 from neurokube.core.formats.hyp import format_hyp_posteriors
 from neurokube.core.paths import atomic_write_bytes, atomic_write_text, join, output_path
@@ -129,8 +130,10 @@ class _WriteOne:
                     atomic_write_text(path[:-len(".tsv")] + ".json",
                                       json.dumps(EVENTS_SIDECAR, indent=1) + "\n")
             # Written last: its presence marks a complete result (used by --incremental).
+            masked = [name for name, kept in zip(TCP_CHANNELS, detection.mask) if not kept]
             record = dict(self._meta, source=detection.path, duration_s=detection.duration_s,
-                          montage=detection.montage, events=len(detection.events),
+                          montage=detection.montage, masked_channels=masked,
+                          events=len(detection.events),
                           formats=list(self._formats),
                           input_fingerprint=detection.fingerprint)
             atomic_write_text(base + RESULT_META_SUFFIX,
@@ -149,8 +152,9 @@ class WriteDetections(beam.PTransform):
         Any of :data:`FORMATS`; ``csv_bi`` is always written.
     meta : dict
         JSON-able record stored beside each result (model version, ...). The record,
-        ``<bname>.result.json``, is written last and also holds the source, the formats
-        and the input's ``input_fingerprint``: ``--incremental`` reads it.
+        ``<bname>.result.json``, is written last and also holds the source, the montage,
+        the TCP channels masked (not buildable from the file, or flat), the formats and
+        the input's ``input_fingerprint``: ``--incremental`` reads it.
     step_s : float
         The detector's step, s (recorded in ``.posteriors.npz``).
     params : P3Params, optional

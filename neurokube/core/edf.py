@@ -17,6 +17,7 @@ Example::
         src.plan, src.duration_s, src.read(0.0, 60.0)
 """
 import contextlib
+import dataclasses
 import datetime
 import os
 from typing import Iterator, Protocol, Sequence
@@ -24,7 +25,8 @@ from typing import Iterator, Protocol, Sequence
 import numpy as np
 import pyedflib
 
-from neurokube.core.edf_header import EdfHeader, check_contiguous, check_header, uv_per_unit
+from neurokube.core.edf_header import (EdfHeader, check_contiguous, check_header,
+                                      first_record_onset, uv_per_unit)
 from neurokube.core.errors import RecordingError
 from neurokube.core.feature_spec import FeatureSpec
 from neurokube.core.montage import DerivationPlan, derivation_plan
@@ -73,7 +75,8 @@ class EdfSource:
     record_samples_per_s : float
         Samples per second of every signal together (the data records read from disk).
     start : str or None
-        The recording's start date and time (ISO 8601) from the header.
+        The start date and time (ISO 8601) of the first sample: the header's, plus the
+        onset of the first data record in an EDF+/BDF+ file that states one.
     """
 
     def __init__(self, header: EdfHeader, path: str, spec: FeatureSpec, local_path: str) -> None:
@@ -87,6 +90,10 @@ class EdfSource:
         self.start = header.start
         self.plan = derivation_plan(self.labels, spec, path)
         self._chosen = self.plan.channels_used
+        problems = dict(header.signal_problems)
+        for i in self._chosen:
+            if self._signals[i] in problems:
+                raise RecordingError(problems[self._signals[i]], stage="read")
         self.samples_per_s = float(sum(self.fs_hz[i] for i in self._chosen))
         self.record_samples_per_s = float(sum(header.samples_per_record)) / header.record_s
         starts = np.concatenate([[0], np.cumsum(header.samples_per_record)])
@@ -94,6 +101,10 @@ class EdfSource:
         self._per_record = int(starts[-1])
         self._gains, self._phys_offsets = [], []
         for i, k in enumerate(self._signals):
+            if k in problems:  # never read
+                self._phys_offsets.append(0.0)
+                self._gains.append(float("nan"))
+                continue
             gain = (header.physical_max[k] - header.physical_min[k]) / (
                 header.digital_max[k] - header.digital_min[k])
             self._phys_offsets.append(header.physical_max[k] / gain - header.digital_max[k])
@@ -179,6 +190,11 @@ def open_recording(path: str | os.PathLike[str], spec: FeatureSpec,
         header = check_header(local, spec, growing)
         if header.discontinuous:
             check_contiguous(local, header)
+        offset_s = first_record_onset(local, header) if header.start else 0.0
+        if offset_s:
+            start = datetime.datetime.fromisoformat(header.start)
+            header = dataclasses.replace(header, start=(
+                start + datetime.timedelta(seconds=offset_s)).isoformat())
         yield EdfSource(header, str(path), spec, local)
 
 

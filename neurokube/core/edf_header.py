@@ -4,9 +4,11 @@ pyedflib refuses a malformed file with one generic message ("it contains format
 errors"). :func:`check_header` reads the 256-byte main header and the signal headers
 itself, and refuses what cannot be right with the field and byte range that is wrong:
 non-numeric or out-of-range counts, a record count that disagrees with the file's size
-(truncated files, and files holding more records than the header says), non-finite or
-float32-overflowing physical ranges, empty digital ranges, sampling rates outside what
-the front end supports. It only looks at the header and the file size, so it is cheap and
+(truncated files, and files holding more records than the header says). A signal whose
+own fields are wrong (a non-finite or float32-overflowing physical range, an empty digital
+range, a sampling rate above what the front end supports) is listed in
+``signal_problems``: the reader refuses the recording only when the montage needs that
+signal, so a broken trigger or marker channel does not cost a recording its EEG. It only looks at the header and the file size, so it is cheap and
 cannot hang, and it runs before pyedflib opens the file.
 
 Two things the rest of the reader needs from the header are also decided here:
@@ -58,7 +60,9 @@ class EdfHeader:
     digital_max: tuple
     start: Optional[str] = None
     dimensions: tuple = ()
+    plus: bool = False
     discontinuous: bool = False
+    signal_problems: tuple = ()
 
     @property
     def signals(self) -> list[int]:
@@ -167,24 +171,9 @@ def check_header(path: str, spec: FeatureSpec, growing: bool = False) -> EdfHead
     dimensions = tuple(signals[96 * n_signals + 8 * k:96 * n_signals + 8 * (k + 1)]
                        .decode("latin-1").strip() for k in range(n_signals))
     for k, label in enumerate(labels):
-        if label in _ANNOTATIONS:
-            continue
-        where = f"signal {k + 1} ({label!r})"
-        lo, hi = values["physical minimum"][k], values["physical maximum"][k]
-        if not all(math.isfinite(v) and abs(v) <= MAX_PHYSICAL for v in (lo, hi)):
-            raise RecordingError(f"{where}: physical range [{lo:g}, {hi:g}] is not finite or "
-                                 f"overflows float32 (|value| > {MAX_PHYSICAL:g})",
-                                 stage="read")
-        if lo == hi:
-            raise RecordingError(f"{where}: physical minimum equals maximum ({lo:g})",
-                                 stage="read")
-        dlo, dhi = values["digital minimum"][k], values["digital maximum"][k]
-        if dlo >= dhi:
-            raise RecordingError(f"{where}: digital range [{dlo}, {dhi}] is empty",
-                                 stage="read")
-        if samples[k] < 1:
-            raise RecordingError(f"{where}: {samples[k]} samples per data record",
-                                 stage="read")
+        if samples[k] < 0:
+            raise RecordingError(f"signal {k + 1} ({label!r}): {samples[k]} samples per data "
+                                 "record", stage="read")
     per_record = sum(samples) * bytes_per_sample
     data_bytes = size - header_bytes
     if n_records == -1 or growing:  # EDF+ "unknown" (still being written): from the size
@@ -213,28 +202,53 @@ def check_header(path: str, spec: FeatureSpec, growing: bool = False) -> EdfHead
                        digital_min=tuple(values["digital minimum"]),
                        digital_max=tuple(values["digital maximum"]),
                        start=_start(head), dimensions=dimensions,
+                       plus=head[192:196] in (b"EDF+", b"BDF+"),
                        discontinuous=head[192:197] in (b"EDF+D", b"BDF+D"))
-    for k, label in enumerate(labels):
-        fs = header.fs_hz(k)
-        if label not in _ANNOTATIONS and fs > spec.max_fs_hz:
-            raise RecordingError(f"signal {k + 1} ({label!r}): sampling rate {fs:g} Hz is "
-                                 f"above the supported {spec.max_fs_hz:g} Hz (refused before "
-                                 "reading)", stage="read")
-    return header
+    problems = tuple((k, reason) for k, label in enumerate(labels)
+                     if label not in _ANNOTATIONS
+                     for reason in [_signal_problem(header, k, spec)] if reason)
+    return dataclasses.replace(header, signal_problems=problems)
+
+
+def _signal_problem(header: EdfHeader, k: int, spec: FeatureSpec) -> Optional[str]:
+    """Why data signal ``k`` cannot be read as EEG (its ranges or rate), or None."""
+    where = f"signal {k + 1} ({header.labels[k]!r})"
+    lo, hi = header.physical_min[k], header.physical_max[k]
+    if not all(math.isfinite(v) and abs(v) <= MAX_PHYSICAL for v in (lo, hi)):
+        return (f"{where}: physical range [{lo:g}, {hi:g}] is not finite or overflows "
+                f"float32 (|value| > {MAX_PHYSICAL:g})")
+    if lo == hi:
+        return f"{where}: physical minimum equals maximum ({lo:g})"
+    dlo, dhi = header.digital_min[k], header.digital_max[k]
+    if dlo >= dhi:
+        return f"{where}: digital range [{dlo}, {dhi}] is empty"
+    if header.samples_per_record[k] < 1:
+        return f"{where}: {header.samples_per_record[k]} samples per data record"
+    fs = header.fs_hz(k)
+    if fs > spec.max_fs_hz:
+        return (f"{where}: sampling rate {fs:g} Hz is above the supported "
+                f"{spec.max_fs_hz:g} Hz (refused before reading)")
+    return None
 
 
 # Physical dimensions of a voltage and their size in µV, compared case-blind ("MV" is read as
-# mV: nobody records EEG in megavolts). "Âµv" is a UTF-8 "µ" read as Latin-1.
-_UV_PER_UNIT = {"uv": 1.0, "\u00b5v": 1.0, "\u03bcv": 1.0, "\u00c2\u00b5v": 1.0, "microv": 1.0, "microvolt": 1.0,
-                "microvolts": 1.0, "mv": 1e3, "millivolt": 1e3, "millivolts": 1e3, "v": 1e6,
-                "volt": 1e6, "volts": 1e6, "nv": 1e-3, "": 1.0}
+# mV: nobody records EEG in megavolts) once every spelling of the micro sign is a "u".
+_UV_PER_UNIT = {"uv": 1.0, "microv": 1.0, "microvolt": 1.0, "microvolts": 1.0, "mv": 1e3,
+                "millivolt": 1e3, "millivolts": 1e3, "v": 1e6, "volt": 1e6, "volts": 1e6,
+                "nv": 1e-3, "": 1.0}
+# The micro sign as the Latin-1 header decodes it: itself (B5), and UTF-8 "µ" (C2 B5) and
+# Greek mu (CE BC) read byte by byte.
+_MICRO_SIGNS = ("\u00c2\u00b5", "\u00ce\u00bc", "\u00b5", "\u03bc")
 
 
 def uv_per_unit(dimension: str) -> Optional[float]:
     """µV per physical unit of an EDF physical-dimension field (``"mV"`` -> 1000.0), or None
     when the field names no voltage (``"%"``, ``"mmHg"``). A blank field is taken as µV, the
     unit of nearly every EEG file that leaves it out."""
-    return _UV_PER_UNIT.get(dimension.strip().lower())
+    text = dimension.strip()
+    for micro in _MICRO_SIGNS:
+        text = text.replace(micro, "u")
+    return _UV_PER_UNIT.get(text.lower())
 
 
 def _record_onset(tal: bytes) -> Optional[float]:
@@ -244,6 +258,30 @@ def _record_onset(tal: bytes) -> Optional[float]:
         return float(head.decode("ascii")) if sep and head[:1] in (b"+", b"-") else None
     except (UnicodeDecodeError, ValueError):
         return None
+
+
+def _annotation_bytes(path: str, header: EdfHeader, n_records: int) -> Optional[list]:
+    """The annotation-signal bytes of the first ``n_records`` data records, or None when
+    the file has no annotation signal."""
+    annotation = next((k for k, label in enumerate(header.labels) if label in _ANNOTATIONS),
+                      None)
+    if annotation is None:
+        return None
+    width = header.bytes_per_sample
+    first_byte = width * sum(header.samples_per_record[:annotation])
+    n_bytes = width * header.samples_per_record[annotation]
+    records = np.memmap(path, dtype=np.uint8, mode="r", offset=header.header_bytes,
+                        shape=(n_records, header.record_bytes))
+    return [bytes(records[k, first_byte:first_byte + n_bytes]) for k in range(n_records)]
+
+
+def first_record_onset(path: str, header: EdfHeader) -> float:
+    """When the first data record starts after the header's start time, s: the onset of
+    its time-keeping annotation in an EDF+/BDF+ file (EDF+ lets a file begin at, say,
+    +10 s), else 0."""
+    tals = _annotation_bytes(path, header, 1) if header.plus else None
+    onset = _record_onset(tals[0]) if tals else None
+    return onset if onset is not None and math.isfinite(onset) else 0.0
 
 
 def check_contiguous(path: str, header: EdfHeader, tolerance_s: float = 1e-3) -> None:
@@ -257,19 +295,13 @@ def check_contiguous(path: str, header: EdfHeader, tolerance_s: float = 1e-3) ->
     RecordingError
         Stage ``read``: the first gap (or overlap), or a record without time keeping.
     """
-    annotation = next((k for k, label in enumerate(header.labels) if label in _ANNOTATIONS),
-                      None)
-    if annotation is None:
+    tals = _annotation_bytes(path, header, header.n_records)
+    if tals is None:
         raise RecordingError("EDF+D (discontinuous) file without an annotation signal: the "
                              "start of each data record is unknown", stage="read")
-    width = header.bytes_per_sample
-    first_byte = width * sum(header.samples_per_record[:annotation])
-    n_bytes = width * header.samples_per_record[annotation]
-    records = np.memmap(path, dtype=np.uint8, mode="r", offset=header.header_bytes,
-                        shape=(header.n_records, header.record_bytes))
     onsets = []
-    for k in range(header.n_records):
-        onset = _record_onset(bytes(records[k, first_byte:first_byte + n_bytes]))
+    for k, tal in enumerate(tals):
+        onset = _record_onset(tal)
         if onset is None:
             raise RecordingError(f"EDF+D (discontinuous) file: data record {k} has no "
                                  "time-keeping annotation, so its start is unknown",

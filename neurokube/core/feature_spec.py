@@ -50,8 +50,14 @@ class FeatureSpec:
         recording needs; ``target_fs_hz``: every channel is resampled to it with a
         polyphase filter (``scipy.signal.resample_poly``, ratio reduced by gcd);
         ``min_fs_hz`` / ``max_fs_hz``: accepted sampling rates; ``max_resample_factor``:
-        the largest up/down factor accepted; ``missing_ear_policy``: how a 22-input model
-        sees channels that cannot be built (``zero_fill_mask``).
+        the largest up/down factor accepted; ``resample_remove_offset``: take each channel's
+        offset (the median of the recording's first second) out before the polyphase
+        filter and put it back after it, so that the output does not depend on a constant
+        offset at all (the filter pads with zeros and its phases differ slightly in DC
+        gain: a DC-coupled amplifier's offset of tens of mV would become edge steps and an
+        in-band ripple of several µV; bundles saved before this field existed were
+        featurised without it); ``missing_ear_policy``:
+        how a 22-input model sees channels that cannot be built (``zero_fill_mask``).
     Filtering (before the front end)
         ``bandpass_hz``: causal Butterworth band-pass of order ``bandpass_order`` (a band
         every recording system and the training data share: it removes DC, drift and the
@@ -91,6 +97,7 @@ class FeatureSpec:
     min_fs_hz: float = 64.0
     max_fs_hz: float = 4096.0
     max_resample_factor: int = 1024
+    resample_remove_offset: bool = True
     missing_ear_policy: str = "zero_fill_mask"
     # Filtering.
     bandpass_hz: tuple = (0.5, 40.0)
@@ -200,6 +207,9 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "FeatureSpec":
+        """A spec from its JSON form; a field missing from a bundle saved before it
+        existed takes the value that reproduces that bundle (:data:`BEFORE_FIELD`)."""
+        data = {**BEFORE_FIELD, **data}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -209,6 +219,11 @@ class FeatureSpec:
     @classmethod
     def from_json(cls, text: str) -> "FeatureSpec":
         return cls.from_dict(json.loads(text))
+
+
+# What a FeatureSpec field meant in bundles saved before the field existed (where that
+# differs from today's default).
+BEFORE_FIELD = {"resample_remove_offset": False}
 
 
 def _jsonable(value):

@@ -30,7 +30,7 @@ from neurokube.core.errors import RecordingError
 from neurokube.core.feature_spec import TCP_CHANNELS, FeatureSpec
 from neurokube.core.filters import bandpass
 from neurokube.core.lfcc import energy_of_rms, lfcc
-from neurokube.core.montage import to_tcp
+from neurokube.core.montage import offset_uv, to_tcp
 
 if TYPE_CHECKING:
     from neurokube.core.edf import SignalSource
@@ -130,7 +130,10 @@ def span_features(src: "SignalSource", spec: FeatureSpec, start_s: float,
     """
     lo = max(0.0, start_s - SIGNAL_CONTEXT_S - spec.filter_settle_s)
     hi = min(src.duration_s, stop_s + SIGNAL_CONTEXT_S)
-    tcp = to_tcp(src.read(lo, hi), src.labels, src.fs_hz, spec, src.path, plan=src.plan)
+    offsets = {i: float(offset_uv(x, src.fs_hz[i])[0]) if len(x) else 0.0
+               for i, x in src.read(0.0, 1.0).items()}
+    tcp = to_tcp(src.read(lo, hi), src.labels, src.fs_hz, spec, src.path, plan=src.plan,
+                 offsets_uv=offsets)
     if lo == 0.0 and tcp.data_uv.shape[1] < spec.hop_samples:
         raise RecordingError(f"recording shorter than one {spec.frame_s:g} s frame "
                              f"({tcp.data_uv.shape[1]} samples at {tcp.fs_hz} Hz)",

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from neurokube.core.errors import RecordingError
+
 if TYPE_CHECKING:
     from neurokube.core.edf import SignalSource
     from neurokube.core.feature_spec import FeatureSpec
@@ -188,8 +190,18 @@ def iter_model_inputs(src: "SignalSource", spec: "FeatureSpec", config: Any, chu
     the models need (see :func:`~neurokube.core.feature_stream.iter_feature_chunks`).
 
     ``name`` (default: the source's path) names the inputs.
+
+    Raises
+    ------
+    RecordingError
+        The recording is shorter than one decision step: there is nothing to score, and
+        no result may claim that it is background.
     """
     from neurokube.core.feature_stream import iter_feature_chunks
+    if src.duration_s < config.step_s:
+        raise RecordingError(f"recording of {src.duration_s:g} s is shorter than one "
+                             f"{config.step_s:g} s decision step: nothing to score",
+                             stage="read")
     past, future = config.context_steps
     context = (past * config.frames_per_step, future * config.frames_per_step)
     for chunk in iter_feature_chunks(src, spec, chunk_s, whole_max_s, context):

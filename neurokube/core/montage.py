@@ -277,18 +277,40 @@ def resample_ratio(fs_hz: float, spec: FeatureSpec) -> tuple[int, int]:
     return ratio.numerator, ratio.denominator
 
 
-def resample(x: np.ndarray, fs_hz: float, spec: FeatureSpec) -> np.ndarray:
-    """Resample (channels, samples) µV from ``fs_hz`` to ``spec.target_fs_hz`` (float64)."""
+def offset_uv(x: np.ndarray, fs_hz: float) -> np.ndarray:
+    """Each row's DC offset as the resampler removes it: the median of its first second
+    (µV, shape ``(rows, 1)``)."""
+    x = np.asarray(x, dtype=np.float64)
+    head = x[..., :max(1, int(round(fs_hz)))]
+    return np.median(head, axis=-1, keepdims=True) if head.shape[-1] else np.zeros(
+        x.shape[:-1] + (1,))
+
+
+def resample(x: np.ndarray, fs_hz: float, spec: FeatureSpec,
+             offset: Optional[np.ndarray] = None) -> np.ndarray:
+    """Resample (channels, samples) µV from ``fs_hz`` to ``spec.target_fs_hz`` (float64).
+
+    With ``spec.resample_remove_offset``, ``offset`` (µV, broadcast against ``x``; default
+    :func:`offset_uv` of ``x``) is taken out before the polyphase filter and put back
+    after it: the filter pads with zeros and its phases differ slightly in DC gain, so a
+    DC-coupled amplifier's offset of some millivolts would otherwise become a step at the
+    edges and an in-band ripple of several µV.
+    """
     from scipy import signal as sp_signal  # 0.5 s to import: only where used
     up, down = resample_ratio(fs_hz, spec)
     if up == down:
         return np.asarray(x, dtype=np.float64)
-    return sp_signal.resample_poly(x, up, down, axis=-1)
+    x = np.asarray(x, dtype=np.float64)
+    if not spec.resample_remove_offset:
+        return sp_signal.resample_poly(x, up, down, axis=-1)
+    offset = offset_uv(x, fs_hz) if offset is None else np.asarray(offset, dtype=np.float64)
+    return sp_signal.resample_poly(x - offset, up, down, axis=-1) + offset
 
 
 def to_tcp(signals_uv: Union[Sequence[np.ndarray], Mapping[int, np.ndarray]],
            raw_labels: Sequence[str], fs_hz: Sequence[float], spec: FeatureSpec,
-           path: str = "", plan: Optional[DerivationPlan] = None) -> TcpSignals:
+           path: str = "", plan: Optional[DerivationPlan] = None,
+           offsets_uv: Optional[Mapping[int, float]] = None) -> TcpSignals:
     """Build the TCP bipolar montage at ``spec.target_fs_hz``.
 
     Parameters
@@ -305,6 +327,10 @@ def to_tcp(signals_uv: Union[Sequence[np.ndarray], Mapping[int, np.ndarray]],
         The recording's path (its folder may state the reference).
     plan : DerivationPlan, optional
         From :func:`derivation_plan` (computed here when not given).
+    offsets_uv : mapping of channel index to float, optional
+        Each channel's DC offset for the resampler (see :func:`resample`); a span of a
+        recording passes the recording's own (:func:`offset_uv` of its first second) so
+        that every span is resampled alike. Default: from the signals given.
 
     Returns
     -------
@@ -324,7 +350,8 @@ def to_tcp(signals_uv: Union[Sequence[np.ndarray], Mapping[int, np.ndarray]],
         rate = float(fs_hz[i])
         shortest[rate] = min(shortest.get(rate, np.inf), len(signals_uv[i]))
     resampled = {i: resample(np.asarray(signals_uv[i][:int(shortest[float(fs_hz[i])])],
-                                        dtype=np.float64)[None, :], float(fs_hz[i]), spec)[0]
+                                        dtype=np.float64)[None, :], float(fs_hz[i]), spec,
+                             None if offsets_uv is None else np.float64(offsets_uv[i]))[0]
                  for i in used}
     n_samples = min(len(v) for v in resampled.values())
     if n_samples == 0:

@@ -1,7 +1,8 @@
 """Which recordings a job reads, and the name each one goes by in outputs and logs.
 
 ``--input`` takes one or more of: a glob pattern (``corpus/**/*.edf``,
-``gs://bucket/edf/*.edf``), a folder (searched recursively for ``*.edf``, any case), a
+``gs://bucket/edf/*.edf``), a folder (searched recursively for ``*.edf`` and ``*.bdf``, any
+case), a
 single recording, or a list file (``.list``/``.txt``/``.lst``, one path or URL per line;
 ``#`` comments and blank lines skipped). Inputs are expanded once, when the pipeline is
 built, and sorted, so every run sees the same recordings in the same order.
@@ -10,10 +11,10 @@ Every entry found is a :class:`Source`: where to read it (``url``) and its ``nam
 path relative to the input root with ``/`` separators, which names its outputs, its
 dead letter and its log lines (absolute paths, which can carry patients' names in
 clinical folder trees, never appear unless asked for). Names never escape the output
-folder (``..`` parts are dropped) and never collide: when two recordings would get the
-same name case-insensitively (``x.edf`` beside ``x.EDF``, or ``c1/dup.edf`` and
-``c2/dup.edf`` from a list without a shared folder), the later ones in sorted order get
-``~2``, ``~3``... before the suffix.
+folder (``..`` parts are dropped) and never collide: when two recordings would name their
+outputs alike, case-insensitively (``x.edf`` beside ``x.EDF`` or ``x.bdf``, or
+``c1/dup.edf`` and ``c2/dup.edf`` from a list without a shared folder), the later ones in
+sorted order get ``~2``, ``~3``... before the suffix.
 
 Nothing is silently skipped: a list entry that does not exist, a dangling, looping or
 self symlink, a FIFO, socket or device named ``*.edf`` and an unreadable sub-folder are
@@ -35,7 +36,8 @@ from typing import Iterable, Optional, Sequence, Union
 from neurokube.core.paths import exists, is_local, local_path, match_remote, read_text
 
 LIST_SUFFIXES = (".list", ".txt", ".lst")
-RECORDING_SUFFIX = ".edf"
+# What a folder search collects (compared case-blind): EDF/EDF+ and BDF/BDF+ recordings.
+RECORDING_SUFFIXES = (".edf", ".bdf")
 _GLOB_CHARS = "*?["
 
 
@@ -118,18 +120,20 @@ def safe_name(path: str, root: str) -> str:
 
 
 def unique_names(names: Sequence[str]) -> list[str]:
-    """Names made distinct case-insensitively by ``~2``, ``~3``... before the suffix."""
+    """Names made distinct by ``~2``, ``~3``... before the suffix, so that no two share
+    the stem their outputs are named by, case-insensitively (``x.edf``, ``x.EDF`` and
+    ``x.bdf`` give ``x.edf``, ``x~2.EDF``, ``x~3.bdf`` in their order)."""
     taken, out = set(), []
     for name in names:
         stem, dot, suffix = name.rpartition(".")
         if not dot or "/" in suffix:
             stem, dot, suffix = name, "", ""
-        candidate, k = name, 1
+        candidate, k = stem, 1
         while candidate.lower() in taken:
             k += 1
-            candidate = f"{stem}~{k}{dot}{suffix}"
+            candidate = f"{stem}~{k}"
         taken.add(candidate.lower())
-        out.append(candidate)
+        out.append(f"{candidate}{dot}{suffix}")
     return out
 
 
@@ -150,10 +154,11 @@ def _local_problem(path: str) -> Optional[str]:
 
 
 def _walk_local(folder: str):
-    """(path, problem) of every ``*.edf`` under a local folder, and of unreadable folders.
+    """(path, problem) of every ``*.edf``/``*.bdf`` under a local folder, and of unreadable
+    folders.
 
     Symbolic links to folders are followed once (a link back into the tree is a
-    problem, not a loop); ``.edf`` entries of any type are reported.
+    problem, not a loop); ``.edf``/``.bdf`` entries of any type are reported.
     """
     found, seen = [], set()
 
@@ -177,11 +182,11 @@ def _walk_local(folder: str):
         # Entries os.walk files under dirs (links to links, loops) are checked too.
         for name in list(dirs):
             full = os.path.join(top, name)
-            if name.lower().endswith(RECORDING_SUFFIX) and _local_problem(full):
+            if name.lower().endswith(RECORDING_SUFFIXES) and _local_problem(full):
                 dirs.remove(name)
                 entries.append(name)
         for name in sorted(entries):
-            if name.lower().endswith(RECORDING_SUFFIX):
+            if name.lower().endswith(RECORDING_SUFFIXES):
                 full = os.path.join(top, name)
                 found.append((full, _local_problem(full)))
     return found
@@ -217,8 +222,8 @@ def _expand(spec: str):
             return os.path.dirname(path), [(path, _local_problem(path))]
         raise FileNotFoundError(f"no recordings match {spec}: no such file or folder")
     folder = spec.rstrip("/")
-    matches = {m for p in (f"{folder}/**{RECORDING_SUFFIX}",
-                           f"{folder}/**{RECORDING_SUFFIX.upper()}")
+    matches = {m for suffix in RECORDING_SUFFIXES for p in (f"{folder}/**{suffix}",
+                                                            f"{folder}/**{suffix.upper()}")
                for m in match_remote(p)}
     if not matches and exists(spec):
         return folder.rsplit("/", 1)[0], [(spec, None)]
