@@ -167,7 +167,10 @@ def recording_stats(blocks: np.ndarray, buildable: np.ndarray, n_frames: int, mo
     A buildable channel is flat when its median block energy (over the first
     ``spec.mask_decision_s``, or the whole recording) is below that of a sine of
     ``spec.flat_channel_rms_uv`` RMS, or ``spec.flat_channel_relative_db`` below the
-    median channel's.
+    median channel's. A recording this leaves with too few channels is looked at again
+    over its live blocks only (those where most buildable channels are above that floor):
+    a recording that went on after the electrodes came off, flat for most of its length,
+    is labelled on the EEG it has, its levels taken from the live blocks.
 
     Raises
     ------
@@ -175,15 +178,14 @@ def recording_stats(blocks: np.ndarray, buildable: np.ndarray, n_frames: int, mo
         Fewer than ``spec.min_tcp_channels`` channels are left (stage ``montage``); an
         all-flat recording says so.
     """
-    levels = np.median(blocks, axis=1)  # (22, n_cepstra)
-    decided_on = levels if spec.mask_decision_blocks is None else np.median(
-        blocks[:, :spec.mask_decision_blocks], axis=1)
-    median = np.where(buildable, decided_on[:, 0], -np.inf)
     floor = energy_of_rms(spec.flat_channel_rms_uv, spec)
-    typical = float(np.median(median[buildable])) if buildable.any() else floor
-    relative = typical - spec.flat_channel_relative_db * math.log(10.0) / 10.0
-    flat = buildable & ((median < floor) | (median < relative))
-    mask = buildable & ~flat
+    levels, mask, flat = _levels_and_mask(blocks, buildable, spec, floor)
+    live_share = 1.0
+    if mask.sum() < spec.min_tcp_channels and buildable.any():
+        live = np.mean(blocks[buildable, :, 0] >= floor, axis=0) > 0.5
+        if live.any() and not live.all():
+            live_share = float(live.mean())
+            levels, mask, flat = _levels_and_mask(blocks[:, live], buildable, spec, floor)
     flat_names = tuple(name for name, f in zip(TCP_CHANNELS, flat) if f)
     if mask.sum() < spec.min_tcp_channels:
         if not mask.any():
@@ -192,13 +194,26 @@ def recording_stats(blocks: np.ndarray, buildable: np.ndarray, n_frames: int, mo
                 f"RMS below {spec.flat_channel_rms_uv:g} µV or "
                 f"{spec.flat_channel_relative_db:g} dB below the typical channel)",
                 stage="montage")
+        where = "" if live_share == 1.0 else f" over the {100 * live_share:.0f} % of it that is live"
         raise RecordingError(
-            f"only {int(mask.sum())} usable TCP channels (minimum {spec.min_tcp_channels}); "
-            f"flat: {', '.join(flat_names) or 'none'}", stage="montage")
+            f"only {int(mask.sum())} usable TCP channels (minimum {spec.min_tcp_channels})"
+            f"{where}; flat: {', '.join(flat_names) or 'none'}", stage="montage")
     reference = np.where(mask[:, None], levels, 0.0).astype(np.float32)
     block_means = np.where(mask[:, None, None], blocks, 0.0).astype(np.float32)
     return RecordingStats(mask=mask, flat_channels=flat_names, reference=reference,
                           n_frames=int(n_frames), montage=montage, block_means=block_means)
+
+
+def _levels_and_mask(blocks, buildable, spec, floor):
+    """(levels (22, n_cepstra), usable mask, flat mask) from the given blocks."""
+    levels = np.median(blocks, axis=1)  # (22, n_cepstra)
+    decided_on = levels if spec.mask_decision_blocks is None else np.median(
+        blocks[:, :spec.mask_decision_blocks], axis=1)
+    median = np.where(buildable, decided_on[:, 0], -np.inf)
+    typical = float(np.median(median[buildable])) if buildable.any() else floor
+    relative = typical - spec.flat_channel_relative_db * math.log(10.0) / 10.0
+    flat = buildable & ((median < floor) | (median < relative))
+    return levels, buildable & ~flat, flat
 
 
 def iter_feature_chunks(src: "SignalSource", spec: FeatureSpec, chunk_s: float,
