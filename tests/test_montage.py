@@ -28,6 +28,9 @@ def test_label_normalisation(raw, expected):
 @pytest.mark.parametrize("raw, expected", [
     ("Fp1.", "FP1"), ("T7..", "T3"), ("Cz..", "CZ"), ("P8..", "T6"), ("FP1", "FP1"),
     ("EEG Fp1", "FP1"), ("eeg fp1-ref", "FP1"), ("EEG T8-LE", "T4"),
+    # Vendor spellings: Nihon Kohden's POL prefix, other separators, linked ears.
+    ("POL Fp1", "FP1"), ("Fp1_Ref", "FP1"), ("EEG Fp1 Ref", "FP1"), ("Fp1-A1A2", "FP1"),
+    ("EEG T7-A1+A2", "T3"),
 ])
 def test_padded_and_cased_10_10_labels(raw, expected):
     assert parse_label(raw, SPEC) == (expected, REFERENCE)
@@ -43,7 +46,8 @@ def test_bipolar_labels(raw, expected):
 
 @pytest.mark.parametrize("raw", ["EEG EKG1-REF", "EKG", "PHOTIC-REF", "PHOTIC PH", "IBI",
                                  "BURSTS", "SUPPR", "EEG 20-REF", "DC1-DC", "EEG ROC-REF",
-                                 "EEG LOC-REF", "ECG ECG", "EDF Annotations", "-"])
+                                 "EEG LOC-REF", "ECG ECG", "EDF Annotations", "-",
+                                 "POL DC03", "POL E", "POL $A1"])
 def test_non_eeg_channels_are_ignored(raw):
     assert parse_label(raw, SPEC) is None
 

@@ -41,8 +41,8 @@ class FeatureSpec:
 
     Signal preparation (§1)
         ``label_prefixes_dropped`` / ``label_suffixes_dropped``: stripped from normalised
-        (upper-case, space-free) channel labels, a dropped suffix marking a referential
-        channel; ``label_padding_chars``: stripped from both ends (EEGMMIDB's ``Fp1.``);
+        (upper-case, space-free) channel labels (Nihon Kohden's ``POL Fp1``; ``Fp1_Ref``,
+        ``EEG Fp1 Ref``, ``Fp1-A1A2``), a dropped suffix marking a referential channel; ``label_padding_chars``: stripped from both ends (EEGMMIDB's ``Fp1.``);
         ``label_aliases``: 10-10 names mapped to the 10-20 ones; ``non_eeg_markers``:
         substrings marking a non-EEG channel; ``linked_ears_from_ear_derivation``: read a
         file whose referential channels lack A1/A2 but hold ``A2-A1`` as linked-ears
@@ -85,8 +85,9 @@ class FeatureSpec:
     """
 
     # Signal preparation.
-    label_prefixes_dropped: tuple = ("EEG",)
-    label_suffixes_dropped: tuple = ("-REF", "-LE", "-AVG", "-AR")
+    label_prefixes_dropped: tuple = ("EEG", "POL")
+    label_suffixes_dropped: tuple = ("-REF", "-LE", "-AVG", "-AR", "-A1A2", "-A1+A2", "_REF",
+                                     "REF")
     label_padding_chars: str = "."
     label_aliases: tuple = (("T7", "T3"), ("T8", "T4"), ("P7", "T5"), ("P8", "T6"))
     non_eeg_markers: tuple = ("EKG", "ECG", "ROC", "LOC", "PHOTIC", "IBI", "BURSTS",

@@ -35,7 +35,8 @@ REFERENCE = "REF"
 # TUSZ folder names that state the reference.
 _FOLDER_KINDS = {"01_tcp_ar": "AR", "02_tcp_le": "LE", "03_tcp_ar_a": "AR_A",
                  "04_tcp_le_a": "LE_A"}
-_SUFFIX_REFERENCE = {"-REF": "AR", "-AVG": "AR", "-AR": "AR", "-LE": "LE"}
+_SUFFIX_REFERENCE = {"-REF": "AR", "-AVG": "AR", "-AR": "AR", "-LE": "LE", "-A1A2": "LE",
+                     "-A1+A2": "LE"}
 # 10-20/10-10 electrode names (after aliasing): a letter group and a number or Z.
 _ELECTRODE = re.compile(r"^(FP|AF|F|FT|FC|C|CP|T|TP|P|PO|O|A|M|I|N)(Z|\d{1,2})$")
 MONTAGE_ELECTRODES = frozenset(e for pair in TCP_MONTAGE for e in pair)
