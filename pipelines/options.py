@@ -264,12 +264,19 @@ def exit_status(summary: dict[str, Any], options: Any) -> int:
 
 
 def load_feature_spec(path: str | None) -> "FeatureSpec":
-    """The reference :class:`FeatureSpec`, or the one stored as JSON at ``path``."""
+    """The reference :class:`FeatureSpec`, or the one stored as JSON at ``path``: today's
+    defaults for every field the file does not set (not the values ``from_dict`` assumes
+    for fields missing from an old bundle)."""
+    import json
+
     from neurokube.core.feature_spec import FeatureSpec
     from neurokube.core.paths import read_text
     if not path:
         return FeatureSpec()
     try:
-        return FeatureSpec.from_json(read_text(path))
+        fields = json.loads(read_text(path))
+        if not isinstance(fields, dict):
+            raise ValueError("expected a JSON object of field names and values")
+        return FeatureSpec.from_dict({**FeatureSpec().to_dict(), **fields})
     except (OSError, ValueError, TypeError) as exc:
         raise UsageError(f"--feature_spec {path}: {exc}") from None
