@@ -29,7 +29,7 @@ from neurokube.core.feature_stream import (
     SIGNAL_CONTEXT_S, FeatureChunk, RecordingStats, block_means, recording_stats,
     span_features)
 from neurokube.core.model_inputs import (
-    hypothesis_features, step_summaries, to_model_input, to_steps)
+    check_scorable, hypothesis_features, step_summaries, to_model_input, to_steps)
 from neurokube.models.postprocess import OnlineEvents, fuse
 
 if TYPE_CHECKING:
@@ -109,6 +109,8 @@ class RecordingStream:
                                  f"records, {self.records_seen} before", stage="read")
         self.records_seen = records
         self.duration_s = src.duration_s
+        if final:
+            check_scorable(src.duration_s, self.config.step_s)
         whole = int(math.floor(src.duration_s + 1e-9))
         ready = whole if final else max(0, int(math.floor(src.duration_s - SIGNAL_CONTEXT_S)))
         if self.mask is None:

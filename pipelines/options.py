@@ -105,8 +105,9 @@ class JobOptions(PipelineOptions):
 def add_io_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--input", dest="input", nargs="+", required=required, metavar="INPUT",
                         help="recordings: glob patterns, folders (searched recursively for "
-                             "*.edf), single EDF files or list files (.list/.txt, one path "
-                             "or URL per line); local paths or gs:// URLs; several allowed")
+                             "*.edf and *.bdf), single EDF/BDF files or list files "
+                             "(.list/.txt, one path or URL per line); local paths or gs:// "
+                             "URLs; several allowed")
     parser.add_argument("--output", dest="output", required=required,
                         help="output folder (local path or gs:// URL)")
 

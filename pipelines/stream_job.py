@@ -83,7 +83,7 @@ class StreamOptions(opts.JobOptions):
     @classmethod
     def declare(cls, parser: argparse.ArgumentParser, required: bool) -> None:
         parser.add_argument("--watch", required=required,
-                            help="folder (local or gs://) whose *.edf files are followed")
+                            help="folder (local or gs://) whose *.edf and *.bdf files are followed")
         parser.add_argument("--output", required=required, help="folder for the event files")
         parser.add_argument("--model", default=None,
                             help="causal model bundle (default: the shipped causal reference)")

@@ -55,3 +55,14 @@ def test_a_recording_live_for_most_of_its_length_keeps_the_median_of_all_its_blo
 def test_an_all_flat_recording_is_still_refused():
     with pytest.raises(RecordingError, match="no EEG signal: all 22 TCP channels are flat"):
         _stats(_source(live_s=0, flat_s=30))
+
+
+def test_a_decision_on_the_first_seconds_is_not_rejudged_as_a_stream_could_not():
+    """With ``mask_decision_s`` (the causal model's, which a stream mirrors) a recording
+    flat in those seconds is refused whatever follows, as ``stream`` refuses it."""
+    spec = SPEC.replace(mask_decision_s=30.0)
+    data = _source(live_s=60, flat_s=0)._data
+    src = _ArraySource(np.concatenate([np.zeros((len(ELECTRODES), 40 * FS)), data], axis=1),
+                       FS, [f"EEG {e}-REF" for e in ELECTRODES], spec, "rec")
+    with pytest.raises(RecordingError, match="no EEG signal"):
+        list(iter_feature_chunks(src, spec, 3600.0, 3600.0))

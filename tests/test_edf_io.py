@@ -293,3 +293,34 @@ def test_a_broken_channel_the_montage_does_not_read_costs_nothing(make_edf, tmp_
     with pytest.raises(RecordingError, match=r"signal 5 \('EEG C3-REF'\): physical minimum "
                                              r"equals maximum"):
         read_tcp(path)
+
+
+def test_no_samples_in_any_signal_is_a_clear_error(make_edf):
+    path, _ = make_edf()
+    data = bytearray(path.read_bytes())
+    n = int(data[252:256])
+    for k in range(n):
+        _set_field(data, n, k, 216, "0")
+    data[236:244] = b"-1      "  # record count unknown: taken from the file size
+    path.write_bytes(bytes(data))
+    with pytest.raises(RecordingError, match="every signal has 0 samples per data record"):
+        read_tcp(path)
+
+
+def test_an_absurd_first_record_onset_keeps_the_header_start(make_edf):
+    import datetime
+    path, _ = make_edf(fs_hz=256, duration_s=4.0)
+    with open_recording(str(path), SPEC) as src:
+        header_start = src.start
+    from neurokube.core.edf_header import check_header
+    header = check_header(str(path), SPEC)
+    at = header.header_bytes + 2 * sum(header.samples_per_record[:header.labels.index(
+        "EDF Annotations")])
+    data = bytearray(path.read_bytes())
+    new = b"+1e300\x14\x14\x00"
+    assert data[at:at + len(new)] == b"+0\x14\x14\x00" + bytes(4)
+    data[at:at + len(new)] = new
+    path.write_bytes(bytes(data))
+    with open_recording(str(path), SPEC) as src:
+        assert src.start == header_start
+        datetime.datetime.fromisoformat(src.start)

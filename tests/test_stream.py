@@ -210,3 +210,31 @@ def test_ctrl_c_ends_the_stream_with_one_line_and_its_records(tmp_path, causal_b
     assert "Traceback" not in stderr and "stopped by the user" in stderr
     assert json.loads((out / "run.json").read_text())["stopped_by_user"] is True
     assert _labelled_s(out / "r.csv_bi") >= SECONDS - 3  # the results so far are kept
+
+
+def test_a_finished_recording_shorter_than_one_step_is_refused(tmp_path, causal_bundle):
+    """As ``label`` does: half a second cannot be scored, so it is no background result."""
+    from neurokube.core.edf import open_recording
+    from neurokube.core.errors import RecordingError
+    from neurokube.models.bundle import ModelBundle
+    from neurokube.models.streaming import RecordingStream
+    bundle = ModelBundle.load(causal_bundle, with_models=False)
+    path = tmp_path / "half.edf"
+    signals = np.random.default_rng(0).normal(0, 20, (len(ELECTRODES), FS // 2))
+    with pytest.warns(UserWarning, match="record_duration"):
+        write_edf(path, signals, [f"EEG {e}-REF" for e in ELECTRODES], FS, record_s=0.5)
+    stream = RecordingStream(str(path), bundle.feature_spec, bundle.config, bundle.p3)
+    with open_recording(str(path), bundle.feature_spec, growing=True) as src:
+        assert stream.advance(src, None, final=False) == []
+        with pytest.raises(RecordingError, match="shorter than one 1 s decision step"):
+            stream.advance(src, None, final=True)
+
+
+def test_recordings_that_would_share_outputs_get_distinct_names():
+    """x.edf, then x.bdf and x.EDF appearing later: each keeps the name it got first."""
+    from neurokube.transforms.stream import _WatchFn
+    watcher = _WatchFn(poll_s=1.0, settle_s=1.0, until_idle_s=None)
+    watcher.setup()
+    names = [watcher._keyed("/w", path, 1, 1.0, False)[0]
+             for path in ("/w/x.edf", "/w/x.bdf", "/w/x.EDF", "/w/x.edf", "/w/a/x.edf")]
+    assert names == ["x.edf", "x~2.bdf", "x~3.EDF", "x.edf", "a/x.edf"]

@@ -43,7 +43,7 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from neurokube.core.errors import RecordingError
 from neurokube.core.formats import WRITER_SUFFIXES, WRITERS, Annotation, Event
 from neurokube.core.paths import atomic_write_text, join, output_path, remove_if_present
-from neurokube.core.sources import RECORDING_SUFFIXES, safe_name
+from neurokube.core.sources import RECORDING_SUFFIXES, safe_name, unique_names
 from neurokube.transforms.stages import DEAD_LETTER, MAIN, counter, dead_letter
 
 EVENTS_LOG_SUFFIX = ".events.jsonl"
@@ -96,12 +96,17 @@ class _WatchFn(beam.DoFn):
     def __init__(self, poll_s, settle_s, until_idle_s):
         self._poll_s, self._settle_s, self._until_idle_s = poll_s, settle_s, until_idle_s
 
-    @staticmethod
-    def _keyed(folder, path, size, mtime, final):
-        return safe_name(path, folder), Observation(path, size, mtime, final)
+    def _keyed(self, folder, path, size, mtime, final):
+        if path not in self._names:
+            # Named once, at first sight, apart from every name given before: x.edf and a
+            # later x.EDF or x.bdf must not write the same outputs.
+            self._names[path] = unique_names([*self._names.values(),
+                                              safe_name(path, folder)])[-1]
+        return self._names[path], Observation(path, size, mtime, final)
 
     def setup(self):
         self._seen, self._changed_at, self._final = {}, {}, set()
+        self._names = {}
         self._last_change = time.time()
 
     def _round(self, folder, now):

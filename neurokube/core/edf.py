@@ -6,8 +6,9 @@ Remote objects (``gs://``...) are staged to a local temporary file (see
 wrong); only the signals the montage's derivation plan needs are then read, straight from
 the data records with NumPy (16-bit EDF and 24-bit BDF), without parsing the EDF+
 annotation signal or the identification fields: a broken annotation channel or patient
-field does not cost a recording its EEG (except in an EDF+D file, whose records' time keeping
-is checked for gaps: :func:`~neurokube.core.edf_header.check_contiguous`). Samples are scaled
+field does not cost a recording its EEG (only the first record's time keeping is read, for
+the start time, and in an EDF+D file every record's, checked for gaps:
+:func:`~neurokube.core.edf_header.check_contiguous`). Samples are scaled
 by each signal's physical dimension (mV, V...) to µV. Channels are selected by label, never
 by position.
 
@@ -192,9 +193,12 @@ def open_recording(path: str | os.PathLike[str], spec: FeatureSpec,
             check_contiguous(local, header)
         offset_s = first_record_onset(local, header) if header.start else 0.0
         if offset_s:
-            start = datetime.datetime.fromisoformat(header.start)
-            header = dataclasses.replace(header, start=(
-                start + datetime.timedelta(seconds=offset_s)).isoformat())
+            try:
+                start = datetime.datetime.fromisoformat(header.start) + datetime.timedelta(
+                    seconds=offset_s)
+                header = dataclasses.replace(header, start=start.isoformat())
+            except (OverflowError, ValueError):  # an absurd onset: keep the header's start
+                pass
         yield EdfSource(header, str(path), spec, local)
 
 

@@ -175,6 +175,9 @@ def check_header(path: str, spec: FeatureSpec, growing: bool = False) -> EdfHead
             raise RecordingError(f"signal {k + 1} ({label!r}): {samples[k]} samples per data "
                                  "record", stage="read")
     per_record = sum(samples) * bytes_per_sample
+    if per_record == 0:
+        raise RecordingError("every signal has 0 samples per data record: no data",
+                             stage="read")
     data_bytes = size - header_bytes
     if n_records == -1 or growing:  # EDF+ "unknown" (still being written): from the size
         n_records = data_bytes // per_record
@@ -255,9 +258,10 @@ def _record_onset(tal: bytes) -> Optional[float]:
     """The onset (s) of a data record's time-keeping TAL (``+12.5\\x14\\x14\\x00``...)."""
     head, sep, _ = tal.partition(b"\x14")
     try:
-        return float(head.decode("ascii")) if sep and head[:1] in (b"+", b"-") else None
+        onset = float(head.decode("ascii")) if sep and head[:1] in (b"+", b"-") else None
     except (UnicodeDecodeError, ValueError):
         return None
+    return onset if onset is not None and math.isfinite(onset) else None
 
 
 def _annotation_bytes(path: str, header: EdfHeader, n_records: int) -> Optional[list]:
@@ -281,7 +285,7 @@ def first_record_onset(path: str, header: EdfHeader) -> float:
     +10 s), else 0."""
     tals = _annotation_bytes(path, header, 1) if header.plus else None
     onset = _record_onset(tals[0]) if tals else None
-    return onset if onset is not None and math.isfinite(onset) else 0.0
+    return onset or 0.0
 
 
 def check_contiguous(path: str, header: EdfHeader, tolerance_s: float = 1e-3) -> None:

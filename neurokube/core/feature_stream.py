@@ -167,10 +167,12 @@ def recording_stats(blocks: np.ndarray, buildable: np.ndarray, n_frames: int, mo
     A buildable channel is flat when its median block energy (over the first
     ``spec.mask_decision_s``, or the whole recording) is below that of a sine of
     ``spec.flat_channel_rms_uv`` RMS, or ``spec.flat_channel_relative_db`` below the
-    median channel's. A recording this leaves with too few channels is looked at again
-    over its live blocks only (those where most buildable channels are above that floor):
-    a recording that went on after the electrodes came off, flat for most of its length,
-    is labelled on the EEG it has, its levels taken from the live blocks.
+    median channel's. When the whole recording decides (``mask_decision_s`` 0), a
+    recording this leaves with too few channels is looked at again over its live blocks
+    only (those where most buildable channels are above that floor): a recording that
+    went on after the electrodes came off, flat for most of its length, is labelled on
+    the EEG it has, its levels taken from the live blocks. (A detector that decides on
+    the first seconds, as a stream does, cannot know the later blocks.)
 
     Raises
     ------
@@ -181,7 +183,8 @@ def recording_stats(blocks: np.ndarray, buildable: np.ndarray, n_frames: int, mo
     floor = energy_of_rms(spec.flat_channel_rms_uv, spec)
     levels, mask, flat = _levels_and_mask(blocks, buildable, spec, floor)
     live_share = 1.0
-    if mask.sum() < spec.min_tcp_channels and buildable.any():
+    if (mask.sum() < spec.min_tcp_channels and buildable.any()
+            and spec.mask_decision_blocks is None):
         live = np.mean(blocks[buildable, :, 0] >= floor, axis=0) > 0.5
         if live.any() and not live.all():
             live_share = float(live.mean())

@@ -183,6 +183,20 @@ def to_model_input(chunk: "FeatureChunk", config: Any,
                       montage=chunk.montage, fingerprint=fingerprint, start=chunk.start)
 
 
+def check_scorable(duration_s: float, step_s: float) -> None:
+    """Refuse a recording shorter than one decision step (s): nothing in it can be scored,
+    and no result may claim that it is background.
+
+    Raises
+    ------
+    RecordingError
+        Stage ``read``.
+    """
+    if duration_s < step_s:
+        raise RecordingError(f"recording of {duration_s:g} s is shorter than one "
+                             f"{step_s:g} s decision step: nothing to score", stage="read")
+
+
 def iter_model_inputs(src: "SignalSource", spec: "FeatureSpec", config: Any, chunk_s: float,
                       whole_max_s: float | None = None, fingerprint: str | None = None,
                       name: str | None = None) -> Iterator[ModelInput]:
@@ -194,14 +208,10 @@ def iter_model_inputs(src: "SignalSource", spec: "FeatureSpec", config: Any, chu
     Raises
     ------
     RecordingError
-        The recording is shorter than one decision step: there is nothing to score, and
-        no result may claim that it is background.
+        The recording is shorter than one decision step (:func:`check_scorable`).
     """
     from neurokube.core.feature_stream import iter_feature_chunks
-    if src.duration_s < config.step_s:
-        raise RecordingError(f"recording of {src.duration_s:g} s is shorter than one "
-                             f"{config.step_s:g} s decision step: nothing to score",
-                             stage="read")
+    check_scorable(src.duration_s, config.step_s)
     past, future = config.context_steps
     context = (past * config.frames_per_step, future * config.frames_per_step)
     for chunk in iter_feature_chunks(src, spec, chunk_s, whole_max_s, context):
@@ -345,7 +355,7 @@ def step_labels(intervals: Iterable[tuple[float, float]], n_steps: int, step_s: 
 
 
 __all__ = ["ChunkPosteriors", "ModelInput", "feature_moments", "hypothesis_features",
-           "iter_model_inputs", "normalise", "apply_reference", "chunk_reference",
+           "iter_model_inputs", "check_scorable", "normalise", "apply_reference", "chunk_reference",
            "standardise", "p1_inputs", "p1_window_batches", "p2_maps", "p2_window_batches",
            "step_labels",
            "step_summaries", "to_model_input", "to_steps", "window_index"]
