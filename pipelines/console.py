@@ -1,11 +1,12 @@
 """What a person sees while a job runs: its own lines, a progress line, a closing table.
 
 By default (``--log-level`` above ``DEBUG``) the C++ and Python log lines of TensorFlow,
-absl and Beam's workers are filtered out of stderr (the worker processes write to the
-same file descriptor, so the filter sits on descriptor 2 itself); ``--log-level DEBUG``
-shows everything. :class:`Progress` prints one line updated as recordings finish
-(done/total, EEG-hours, real-time factor, ETA), redrawn in place on a terminal and as
-plain lines every ``plain_every_s`` otherwise.
+absl and Beam's workers, and the tracebacks Beam's SDK worker prints for its own copy of an
+error, are filtered out of stderr (the worker processes write to the same file descriptor,
+so the filter sits on descriptor 2 itself); ``--log-level DEBUG`` shows everything.
+:class:`Progress` prints one line updated as recordings finish (done/total, EEG-hours,
+real-time factor, ETA), redrawn in place on a terminal and as plain lines every
+``plain_every_s`` otherwise.
 
 Example::
 
@@ -29,10 +30,54 @@ _NOISE = re.compile(
     r"To enable the following instructions|This TensorFlow binary is optimized|"
     r"(WARNING|INFO|DEBUG|ERROR)[: ](apache_beam|absl|tensorflow|root)\b|"
     r"WARNING:apache_beam|INFO:apache_beam)")
+_BEAM_WORKER = "apache_beam/runners/worker/"
 _QUIET_LOGGERS = ("apache_beam", "absl", "tensorflow", "neurokube.transforms.stages")
 
 
+class _StderrFilter:
+    """Line filter for descriptor 2: drops framework log lines and Beam worker tracebacks.
+
+    A traceback whose outermost frame is Beam's SDK worker (``.../runners/worker/...``) is
+    the worker's own copy of an error: a failure inside a transform is raised again, with
+    that traceback, in the thread that runs the pipeline, and when a streaming job is
+    stopped the worker reports bundles it can no longer release. Other tracebacks pass.
+    """
+
+    def __init__(self):
+        self._block: list[str] | None = None  # the traceback being read, if any
+        self._drop_blank = False
+
+    def feed(self, line: str) -> list[str]:
+        """Return the lines to show for one more input line (no newline)."""
+        if self._block is not None:
+            self._block.append(line)
+            if line[:1] in (" ", "\t"):  # frames and their source lines are indented
+                return []
+            return self._end_block()
+        if line == "Traceback (most recent call last):":
+            self._block = [line]
+            return []
+        if self._drop_blank and not line.strip():
+            self._drop_blank = False
+            return []
+        self._drop_blank = False
+        return [] if _NOISE.match(line) else [line]
+
+    def finish(self) -> list[str]:
+        """Return what is left to show when the input ends."""
+        return self._end_block() if self._block is not None else []
+
+    def _end_block(self) -> list[str]:
+        block, self._block = self._block, None
+        frames = [line for line in block if line.lstrip().startswith('File "')]
+        if frames and _BEAM_WORKER in frames[0].replace("\\", "/"):
+            self._drop_blank = True  # the worker prints its traceback and a blank line
+            return []
+        return block
+
+
 def _pump(read_fd, write_fd):
+    lines_filter = _StderrFilter()
     with os.fdopen(read_fd, "rb", buffering=0) as source:
         pending = b""
         while True:
@@ -42,10 +87,11 @@ def _pump(read_fd, write_fd):
             pending += block
             *lines, pending = pending.split(b"\n")
             for line in lines:
-                if not _NOISE.match(line.decode("utf-8", "replace")):
-                    os.write(write_fd, line + b"\n")
-        if pending and not _NOISE.match(pending.decode("utf-8", "replace")):
-            os.write(write_fd, pending)
+                for shown in lines_filter.feed(line.decode("utf-8", "replace")):
+                    os.write(write_fd, shown.encode("utf-8") + b"\n")
+        shown = lines_filter.feed(pending.decode("utf-8", "replace")) if pending else []
+        for line in shown + lines_filter.finish():
+            os.write(write_fd, line.encode("utf-8") + b"\n")
 
 
 @contextlib.contextmanager
