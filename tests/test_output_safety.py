@@ -40,8 +40,9 @@ def test_colliding_names_get_distinct_outputs(make_edf, tmp_path, random_bundle,
                   for p in (tmp_path / "o1").rglob("*.csv_bi")) == ["c1/dup.csv_bi",
                                                                     "c2/dup.csv_bi"]
     assert _label([tmp_path / "same"], tmp_path / "o2", random_bundle) == 0
-    outputs = sorted(p.name for p in (tmp_path / "o2").rglob("*.csv_bi"))
-    assert outputs == ["x.csv_bi", "x~2.csv_bi"]
+    sources = {p.name: json.loads(p.read_text())["source"]
+               for p in (tmp_path / "o2").rglob("*.result.json")}
+    assert sources == {"x.result.json": "x.edf", "x~2.result.json": "x~2.EDF"}
     run = json.loads((tmp_path / "o2/run.json").read_text())
     assert run["inputs"] == run["results"] == 2
 
@@ -139,6 +140,7 @@ def test_a_folder_yields_its_bdf_recordings_too(make_edf, tmp_path, random_bundl
     assert run["inputs"] == run["results"] == 3
     assert sorted(p.name for p in out.rglob("*.csv_bi")) == ["x.csv_bi", "x~2.csv_bi",
                                                              "y.csv_bi"]
+    assert json.loads((out / "x.result.json").read_text())["source"] == "x.edf"
     assert not (out / "dead_letters.jsonl").exists() or not (
         out / "dead_letters.jsonl").read_text().strip()
 

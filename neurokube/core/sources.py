@@ -13,8 +13,9 @@ dead letter and its log lines (absolute paths, which can carry patients' names i
 clinical folder trees, never appear unless asked for). Names never escape the output
 folder (``..`` parts are dropped) and never collide: when two recordings would name their
 outputs alike, case-insensitively (``x.edf`` beside ``x.EDF`` or ``x.bdf``, or
-``c1/dup.edf`` and ``c2/dup.edf`` from a list without a shared folder), the later ones in
-sorted order get ``~2``, ``~3``... before the suffix.
+``c1/dup.edf`` and ``c2/dup.edf`` from a list without a shared folder), a lower-case
+``.edf`` keeps its name and the others, in sorted order, get ``~2``, ``~3``... before the
+suffix.
 
 Nothing is silently skipped: a list entry that does not exist, a dangling, looping or
 self symlink, a FIFO, socket or device named ``*.edf`` and an unreadable sub-folder are
@@ -251,6 +252,11 @@ def list_recordings(specs: Union[str, Sequence[str]]) -> InputSet:
                 seen.add(url)
                 entries.append((safe_name(url, root), url, problem))
     entries.sort()
-    names = unique_names([name for name, _, _ in entries])
+    # A lower-case .edf is named first, so a BDF or upper-case twin added later beside a
+    # labelled x.edf gets x~2 and the EDF's outputs stay where they were.
+    order = sorted(range(len(entries)), key=lambda i: not entries[i][0].endswith(".edf"))
+    names = [""] * len(entries)
+    for i, name in zip(order, unique_names([entries[i][0] for i in order])):
+        names[i] = name
     return InputSet(sources=tuple(Source(url=url, name=name, problem=problem)
                                   for name, (_, url, problem) in zip(names, entries)))
