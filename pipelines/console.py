@@ -1,12 +1,12 @@
 """What a person sees while a job runs: its own lines, a progress line, a closing table.
 
 By default (``--log-level`` above ``DEBUG``) the C++ and Python log lines of TensorFlow,
-absl and Beam's workers, and the tracebacks Beam's SDK worker prints for its own copy of an
-error, are filtered out of stderr (the worker processes write to the same file descriptor,
-so the filter sits on descriptor 2 itself); ``--log-level DEBUG`` shows everything.
-:class:`Progress` prints one line updated as recordings finish (done/total, EEG-hours,
-real-time factor, ETA), redrawn in place on a terminal and as plain lines every
-``plain_every_s`` otherwise.
+absl and Beam's workers, and the traceback Beam's SDK worker prints for a bundle it can no
+longer release when a streaming job stops, are filtered out of stderr (the worker
+processes write to the same file descriptor, so the filter sits on descriptor 2 itself);
+``--log-level DEBUG`` shows everything. :class:`Progress` prints one line updated as
+recordings finish (done/total, EEG-hours, real-time factor, ETA), redrawn in place on a
+terminal and as plain lines every ``plain_every_s`` otherwise.
 
 Example::
 
@@ -31,67 +31,77 @@ _NOISE = re.compile(
     r"(WARNING|INFO|DEBUG|ERROR)[: ](apache_beam|absl|tensorflow|root)\b|"
     r"WARNING:apache_beam|INFO:apache_beam)")
 _BEAM_WORKER = "apache_beam/runners/worker/"
+_RELEASED_BUNDLE = re.compile(r"^KeyError: '[^']*bundle[^']*'$")
 _QUIET_LOGGERS = ("apache_beam", "absl", "tensorflow", "neurokube.transforms.stages")
 
 
 class _StderrFilter:
-    """Line filter for descriptor 2: drops framework log lines and Beam worker tracebacks.
+    """Line filter for descriptor 2: drops framework log lines and one Beam traceback.
 
-    A traceback whose outermost frame is Beam's SDK worker (``.../runners/worker/...``) is
-    the worker's own copy of an error: a failure inside a transform is raised again, with
-    that traceback, in the thread that runs the pipeline, and when a streaming job is
-    stopped the worker reports bundles it can no longer release. Other tracebacks pass.
+    When a streaming job is stopped, Beam's SDK worker may report, as a traceback that
+    starts in the worker and ends in ``KeyError: 'bundle_...'``, a bundle the stopping
+    runner had already dropped: noise, whatever the timing. Every other traceback passes
+    whole, and so does one whose lines another writer interleaved with a line that is not
+    an exception line. Lines pass as the bytes they were written.
     """
 
     def __init__(self):
-        self._block: list[str] | None = None  # the traceback being read, if any
+        self._block: list[bytes] | None = None  # the traceback being read, if any
         self._drop_blank = False
 
-    def feed(self, line: str) -> list[str]:
-        """Return the lines to show for one more input line (no newline)."""
+    def feed(self, line: bytes) -> list[bytes]:
+        """Return what to show for one more input line (``line`` keeps its newline)."""
+        text = line.decode("utf-8", "replace").rstrip("\r\n")
         if self._block is not None:
             self._block.append(line)
-            if line[:1] in (" ", "\t"):  # frames and their source lines are indented
+            if text[:1] in (" ", "\t"):  # frames and their source lines are indented
                 return []
-            return self._end_block()
-        if line == "Traceback (most recent call last):":
+            return self._end_block(text)
+        if text == "Traceback (most recent call last):":
             self._block = [line]
             return []
-        if self._drop_blank and not line.strip():
+        if self._drop_blank and not text.strip():
             self._drop_blank = False
             return []
         self._drop_blank = False
-        return [] if _NOISE.match(line) else [line]
+        return [] if _NOISE.match(text) else [line]
 
-    def finish(self) -> list[str]:
+    def finish(self) -> list[bytes]:
         """Return what is left to show when the input ends."""
-        return self._end_block() if self._block is not None else []
-
-    def _end_block(self) -> list[str]:
         block, self._block = self._block, None
-        frames = [line for line in block if line.lstrip().startswith('File "')]
-        if frames and _BEAM_WORKER in frames[0].replace("\\", "/"):
+        return block or []
+
+    def _end_block(self, last: str) -> list[bytes]:
+        block, self._block = self._block, None
+        frames = [line.decode("utf-8", "replace").strip() for line in block
+                  if line.lstrip().startswith(b'File "')]
+        if (_RELEASED_BUNDLE.match(last) and frames
+                and _BEAM_WORKER in frames[0].replace("\\", "/")):
             self._drop_blank = True  # the worker prints its traceback and a blank line
             return []
         return block
 
 
 def _pump(read_fd, write_fd):
+    """Copy ``read_fd`` to ``write_fd`` through :class:`_StderrFilter`; closes both."""
     lines_filter = _StderrFilter()
-    with os.fdopen(read_fd, "rb", buffering=0) as source:
-        pending = b""
-        while True:
-            block = source.read(65536)
-            if not block:
-                break
-            pending += block
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                for shown in lines_filter.feed(line.decode("utf-8", "replace")):
-                    os.write(write_fd, shown.encode("utf-8") + b"\n")
-        shown = lines_filter.feed(pending.decode("utf-8", "replace")) if pending else []
-        for line in shown + lines_filter.finish():
-            os.write(write_fd, line.encode("utf-8") + b"\n")
+    try:
+        with os.fdopen(read_fd, "rb", buffering=0) as source:
+            pending = b""
+            while True:
+                block = source.read(65536)
+                if not block:
+                    break
+                pending += block
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    for shown in lines_filter.feed(line + b"\n"):
+                        os.write(write_fd, shown)
+            shown = lines_filter.feed(pending) if pending else []
+            for line in shown + lines_filter.finish():
+                os.write(write_fd, line)
+    finally:
+        os.close(write_fd)
 
 
 @contextlib.contextmanager
@@ -111,7 +121,9 @@ def quiet(log_level: str = "WARNING") -> Iterator[None]:
     read_fd, write_fd = os.pipe()
     os.dup2(write_fd, 2)
     os.close(write_fd)
-    pump = threading.Thread(target=_pump, args=(read_fd, saved), daemon=True)
+    # The pump writes to its own copy of the terminal's descriptor: if a writer that
+    # outlives the block keeps it running, it never writes into a file opened later.
+    pump = threading.Thread(target=_pump, args=(read_fd, os.dup(saved)), daemon=True)
     pump.start()
     try:
         yield

@@ -140,16 +140,19 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     run_id = prepare_output(job.output, InputSet([]), job.overwrite)
     started = time.time()
     stopped = False
-    with quiet(args.log_level):  # also while the workers wind down after Ctrl-C
-        try:
-            with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
-                build_stream_pipeline(p, job.watch, job.output, bundle_dir, job.poll_s,
-                                      job.settle_s, job.until_idle_s, job.engine, run_id)
-        except KeyboardInterrupt:  # the usual way to end a job that runs until cancelled
-            stopped = True
-            print("stream stopped by the user: every file's results hold the seconds "
-                  "labelled so far (files not yet final keep their open events open)",
-                  file=sys.stderr)
+    try:
+        with quiet(args.log_level):  # also while the workers wind down after Ctrl-C
+            try:
+                with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
+                    build_stream_pipeline(p, job.watch, job.output, bundle_dir, job.poll_s,
+                                          job.settle_s, job.until_idle_s, job.engine, run_id)
+            except KeyboardInterrupt:  # the usual way to end a job that runs until cancelled
+                stopped = True
+    except KeyboardInterrupt:  # pressed again while the workers wound down
+        stopped = True
+    if stopped:
+        print("stream stopped by the user: every file's results hold the seconds labelled so "
+              "far (files not yet final keep their open events open)", file=sys.stderr)
     write_run_summary(job.output, run_id, {
         "watch": os.path.basename(str(job.watch).rstrip("/")), "model_version":
         bundle.version, "poll_s": job.poll_s, "settle_s": job.settle_s,

@@ -5,7 +5,7 @@ import sys
 from neurokube.pipelines.console import _StderrFilter
 
 # As Beam's SDK worker printed it when a stream was stopped with Ctrl-C (paths shortened).
-WORKER_TRACEBACK = """Traceback (most recent call last):
+RELEASE_TRACEBACK = """Traceback (most recent call last):
   File "/v/lib/python3.11/site-packages/apache_beam/runners/worker/sdk_worker.py", line 310, in _execute
     response = task()
                ^^^^^^
@@ -15,43 +15,79 @@ WORKER_TRACEBACK = """Traceback (most recent call last):
 KeyError: 'bundle_1421'
 """.splitlines() + [""]
 
+WORKER_FAILURE = """Traceback (most recent call last):
+  File "/v/lib/python3.11/site-packages/apache_beam/runners/worker/data_plane.py", line 9, in run
+    raise RuntimeError("stream lost")
+RuntimeError: stream lost""".splitlines()
+
 OWN_TRACEBACK = """Traceback (most recent call last):
   File "/repo/neurokube/pipelines/label_job.py", line 12, in run
     raise ValueError("bad")
 ValueError: bad""".splitlines()
 
+STOPPED = "stream stopped by the user"
 
-def _shown(lines):
+
+def _shown(lines, ending="\n"):
     lines_filter = _StderrFilter()
-    shown = [out for line in lines for out in lines_filter.feed(line)]
-    return shown + lines_filter.finish()
+    shown = [out for line in lines for out in lines_filter.feed((line + ending).encode())]
+    return [line.decode().rstrip("\r\n") for line in shown + lines_filter.finish()]
 
 
-def test_the_worker_copy_of_a_traceback_and_its_blank_line_are_dropped():
-    assert _shown(WORKER_TRACEBACK + ["stream stopped by the user"]) == [
-        "stream stopped by the user"]
+def test_the_released_bundle_traceback_and_its_blank_line_are_dropped():
+    assert _shown(RELEASE_TRACEBACK + [STOPPED]) == [STOPPED]
+    assert _shown(RELEASE_TRACEBACK + [STOPPED], ending="\r\n") == [STOPPED]
 
 
 def test_other_tracebacks_noise_and_plain_lines():
     lines = (["labelling 3 recordings", "I0000 00:00:1700000000.0  123 cuda.cc:1] x",
-              "WARNING:apache_beam.runners:slow"] + OWN_TRACEBACK + [""])
-    assert _shown(lines) == ["labelling 3 recordings"] + OWN_TRACEBACK + [""]
+              "WARNING:apache_beam.runners:slow"] + OWN_TRACEBACK + [""] + WORKER_FAILURE)
+    assert _shown(lines) == ["labelling 3 recordings"] + OWN_TRACEBACK + [""] + WORKER_FAILURE
+
+
+def test_a_line_written_into_a_traceback_is_never_lost():
+    mixed = RELEASE_TRACEBACK[:3] + [STOPPED] + RELEASE_TRACEBACK[3:]
+    assert STOPPED in _shown(mixed)
 
 
 def test_a_traceback_cut_off_at_the_end_is_still_shown():
     assert _shown(OWN_TRACEBACK[:2]) == OWN_TRACEBACK[:2]
 
 
-def test_quiet_filters_descriptor_2_and_restores_it():
-    script = (
-        "import os, sys\n"
-        "from neurokube.pipelines.console import quiet\n"
-        "with quiet('WARNING'):\n"
-        f"    os.write(2, {repr(chr(10).join(WORKER_TRACEBACK))}.encode() + b'\\nkept\\n')\n"
-        "    print('W0000 00:00:1.0  1 x.cc:1] noise', file=sys.stderr)\n"
-        "    print('mine', file=sys.stderr)\n"
-        "print('after', file=sys.stderr)\n")
+def test_lines_pass_as_the_bytes_they_were_written():
+    lines_filter = _StderrFilter()
+    assert lines_filter.feed(b"caf\xe9 \xff\n") == [b"caf\xe9 \xff\n"]
+
+
+def _run(script):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stderr == "kept\nmine\nafter\n"
+    return done.stderr
+
+
+def test_quiet_filters_descriptor_2_and_restores_it():
+    stderr = _run(
+        "import os, sys\n"
+        "from neurokube.pipelines.console import quiet\n"
+        "with quiet('WARNING'):\n"
+        f"    os.write(2, {repr(chr(10).join(RELEASE_TRACEBACK))}.encode() + b'\\nkept\\n')\n"
+        "    print('W0000 00:00:1.0  1 x.cc:1] noise', file=sys.stderr)\n"
+        "    print('mine', file=sys.stderr)\n"
+        "print('after', file=sys.stderr)\n")
+    assert stderr == "kept\nmine\nafter\n"
+
+
+def test_a_late_writer_never_reaches_a_file_opened_after_quiet(tmp_path):
+    """A process that outlives the block keeps the pipe open; what it writes later goes to
+    the terminal, not into whatever file reuses a closed descriptor number."""
+    target = tmp_path / "summary.txt"
+    stderr = _run(
+        "import subprocess, time\n"
+        "from neurokube.pipelines.console import quiet\n"
+        "with quiet('WARNING'):\n"
+        "    child = subprocess.Popen(['sh', '-c', 'sleep 6; echo late >&2'])\n"
+        f"with open({str(target)!r}, 'w') as f:\n"
+        "    f.write('summary\\n'); f.flush(); child.wait(); time.sleep(0.5)\n")
+    assert target.read_text() == "summary\n"
+    assert stderr == "late\n"

@@ -230,11 +230,33 @@ def test_a_finished_recording_shorter_than_one_step_is_refused(tmp_path, causal_
             stream.advance(src, None, final=True)
 
 
-def test_recordings_that_would_share_outputs_get_distinct_names():
-    """x.edf, then x.bdf and x.EDF appearing later: each keeps the name it got first."""
+def test_recordings_that_would_share_outputs_get_distinct_names(tmp_path):
+    """Twins seen together are named as ``label`` names them; a twin appearing later gets
+    a new name and every file keeps the name it got first."""
+    from neurokube.core.sources import list_recordings
     from neurokube.transforms.stream import _WatchFn
+    together, later = tmp_path / "together", tmp_path / "later"
+    for folder, names in ((together, ("x.bdf", "x.EDF", "x.edf", "a/x.edf")),
+                          (later, ("x.bdf",))):
+        for name in names:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(b"0")
+
+    def names_seen(watcher, folder):
+        return {obs.path.rsplit(str(folder) + "/", 1)[1]: name
+                for name, obs in watcher._round(str(folder), 0.0)}
+
     watcher = _WatchFn(poll_s=1.0, settle_s=1.0, until_idle_s=None)
     watcher.setup()
-    names = [watcher._keyed("/w", path, 1, 1.0, False)[0]
-             for path in ("/w/x.edf", "/w/x.bdf", "/w/x.EDF", "/w/x.edf", "/w/a/x.edf")]
-    assert names == ["x.edf", "x~2.bdf", "x~3.EDF", "x.edf", "a/x.edf"]
+    by_label = {source.url.rsplit(str(together) + "/", 1)[1]: source.name
+                for source in list_recordings(str(together)).sources}
+    assert names_seen(watcher, together) == by_label == {
+        "x.edf": "x.edf", "x.EDF": "x~2.EDF", "x.bdf": "x~3.bdf", "a/x.edf": "a/x.edf"}
+    watcher = _WatchFn(poll_s=1.0, settle_s=1.0, until_idle_s=None)
+    watcher.setup()
+    assert names_seen(watcher, later) == {"x.bdf": "x.bdf"}
+    for name in ("x.edf", "x.EDF"):
+        (later / name).write_bytes(b"0")
+    (later / "x.bdf").write_bytes(b"00")  # grew: seen again under the same name
+    assert names_seen(watcher, later) == {"x.bdf": "x.bdf", "x.edf": "x~2.edf",
+                                          "x.EDF": "x~3.EDF"}

@@ -43,7 +43,8 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from neurokube.core.errors import RecordingError
 from neurokube.core.formats import WRITER_SUFFIXES, WRITERS, Annotation, Event
 from neurokube.core.paths import atomic_write_text, join, output_path, remove_if_present
-from neurokube.core.sources import RECORDING_SUFFIXES, safe_name, unique_names
+from neurokube.core.sources import (RECORDING_SUFFIXES, named_later, safe_name,
+                                    unique_names)
 from neurokube.transforms.stages import DEAD_LETTER, MAIN, counter, dead_letter
 
 EVENTS_LOG_SUFFIX = ".events.jsonl"
@@ -96,12 +97,14 @@ class _WatchFn(beam.DoFn):
     def __init__(self, poll_s, settle_s, until_idle_s):
         self._poll_s, self._settle_s, self._until_idle_s = poll_s, settle_s, until_idle_s
 
-    def _keyed(self, folder, path, size, mtime, final):
+    def _name(self, folder, path):
         if path not in self._names:
             # Named once, at first sight, apart from every name given before: x.edf and a
             # later x.EDF or x.bdf must not write the same outputs.
             self._names[path] = unique_names([*self._names.values(),
                                               safe_name(path, folder)])[-1]
+
+    def _keyed(self, path, size, mtime, final):
         return self._names[path], Observation(path, size, mtime, final)
 
     def setup(self):
@@ -110,16 +113,18 @@ class _WatchFn(beam.DoFn):
         self._last_change = time.time()
 
     def _round(self, folder, now):
-        out = []
-        for path, size, mtime in list_recordings_now(folder):
+        out, listed = [], list_recordings_now(folder)
+        for path, _, _ in sorted(listed, key=lambda found: named_later(found[0])):
+            self._name(folder, path)  # as label names them: an .edf before its twins
+        for path, size, mtime in listed:
             if self._seen.get(path) != (size, mtime):
                 self._seen[path], self._changed_at[path] = (size, mtime), now
                 self._last_change = now
                 self._final.discard(path)  # it grew again after being final
-                out.append(self._keyed(folder, path, size, mtime, False))
+                out.append(self._keyed(path, size, mtime, False))
             elif path not in self._final and now - self._changed_at[path] >= self._settle_s:
                 self._final.add(path)
-                out.append(self._keyed(folder, path, size, mtime, True))
+                out.append(self._keyed(path, size, mtime, True))
         return out
 
     @beam.DoFn.unbounded_per_element()
@@ -139,7 +144,7 @@ class _WatchFn(beam.DoFn):
                 if path not in self._final:
                     self._final.add(path)
                     yield beam.window.TimestampedValue(
-                        self._keyed(folder, path, size, mtime, True), stamp)
+                        self._keyed(path, size, mtime, True), stamp)
             tracker.try_claim(tracker.current_restriction().stop)  # no more rounds
             return
         tracker.defer_remainder(Duration(self._poll_s))

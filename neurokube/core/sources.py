@@ -120,6 +120,12 @@ def safe_name(path: str, root: str) -> str:
     return "/".join(parts) or "recording"
 
 
+def named_later(name: str) -> bool:
+    """Key of the order names are given in: a lower-case ``.edf`` before its twins
+    (``x.EDF``, ``x.bdf``), so a twin added later never moves a labelled EDF's outputs."""
+    return not name.endswith(".edf")
+
+
 def unique_names(names: Sequence[str]) -> list[str]:
     """Names made distinct by ``~2``, ``~3``... before the suffix, so that no two share
     the stem their outputs are named by, case-insensitively (``x.edf``, ``x.EDF`` and
@@ -252,9 +258,7 @@ def list_recordings(specs: Union[str, Sequence[str]]) -> InputSet:
                 seen.add(url)
                 entries.append((safe_name(url, root), url, problem))
     entries.sort()
-    # A lower-case .edf is named first, so a BDF or upper-case twin added later beside a
-    # labelled x.edf gets x~2 and the EDF's outputs stay where they were.
-    order = sorted(range(len(entries)), key=lambda i: not entries[i][0].endswith(".edf"))
+    order = sorted(range(len(entries)), key=lambda i: named_later(entries[i][0]))
     names = [""] * len(entries)
     for i, name in zip(order, unique_names([entries[i][0] for i in order])):
         names[i] = name
