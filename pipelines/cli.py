@@ -18,7 +18,10 @@ import sys
 from typing import NoReturn, Sequence
 
 from neurokube import __version__
-from neurokube.pipelines.options import EXIT_USAGE, UsageError
+from neurokube.pipelines.exits import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+from neurokube.pipelines.wind_down import bounded_wind_down
+
+WIND_DOWN_S = 10.0  # after Ctrl-C, s a job's workers get to exit before they are terminated
 
 # Subcommand name -> module under neurokube.pipelines that implements it.
 SUBCOMMANDS = {
@@ -69,18 +72,23 @@ def _log_level_first(argv):
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = _log_level_first(list(sys.argv[1:] if argv is None else argv))
-    parser = build_parser()
     command = next((a for a in argv if a in SUBCOMMANDS), None)
     try:
-        args, extra = parser.parse_known_args(argv)
-        if extra and args.command not in _BEAM_SUBCOMMANDS:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        logging.basicConfig(level=getattr(logging, args.log_level),
-                            format="%(levelname)s %(name)s: %(message)s")
-        return args.run(args, extra) or 0
+        with bounded_wind_down(WIND_DOWN_S):
+            parser = build_parser()  # imports Beam: a Ctrl-C meanwhile is caught below
+            args, extra = parser.parse_known_args(argv)
+            if extra and args.command not in _BEAM_SUBCOMMANDS:
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            logging.basicConfig(level=getattr(logging, args.log_level),
+                                format="%(levelname)s %(name)s: %(message)s")
+            return args.run(args, extra) or 0
     except UsageError as exc:
         print(f"neurokube{' ' + command if command else ''}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"neurokube{' ' + command if command else ''}: stopped by the user",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

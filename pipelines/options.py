@@ -32,25 +32,17 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from neurokube.core.sources import list_recordings
 from neurokube.pipelines import runner_config
+from neurokube.pipelines.exits import (  # noqa: F401 (re-exported)
+    EXIT_DEAD_LETTERS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError)
 
 if TYPE_CHECKING:
     from neurokube.core.feature_spec import FeatureSpec
     from neurokube.core.sources import InputSet
     from neurokube.models.bundle import ModelBundle
 
-# Exit statuses (documented in the README).
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_DEAD_LETTERS = 3
-EXIT_INTERRUPTED = 130  # stopped with Ctrl-C (SIGINT), as shells report it
-
 # One thread each for BLAS/OpenMP and TensorFlow's thread pools.
 MATH_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
-
-
-class UsageError(Exception):
-    """A bad command line or input that stops the job before it starts (exit status 2)."""
 
 
 JobOptionsT = TypeVar("JobOptionsT", bound="JobOptions")

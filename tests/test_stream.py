@@ -212,6 +212,34 @@ def test_ctrl_c_ends_the_stream_with_one_line_and_its_records(tmp_path, causal_b
     assert _labelled_s(out / "r.csv_bi") >= SECONDS - 3  # the results so far are kept
 
 
+@pytest.mark.parametrize("delay_s", [1.0, 2.5])
+def test_ctrl_c_in_the_first_seconds_never_hangs(tmp_path, causal_bundle, delay_s):
+    """While Beam starts its workers a Ctrl-C once left the job waiting for them forever
+    (8 of 30 such interrupts); now the workers are terminated after ``WIND_DOWN_S``."""
+    import signal
+    import subprocess
+    import sys
+    from neurokube.pipelines.cli import WIND_DOWN_S
+    watch, out = tmp_path / "watch", tmp_path / "out"
+    watch.mkdir()
+    _recording(watch / "r.edf", 0)
+    job = subprocess.Popen(
+        [sys.executable, "-m", "neurokube.pipelines.cli", "stream", "--watch", str(watch),
+         "--output", str(out), "--model", str(causal_bundle), "--poll_s", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(delay_s)
+    job.send_signal(signal.SIGINT)
+    try:
+        _, stderr = job.communicate(timeout=WIND_DOWN_S + 50)
+    finally:
+        job.kill()
+    assert job.returncode in (130, -signal.SIGINT), stderr[-2000:]  # both read 130 in a shell
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith(("stream stopped by the user",
+                                                       "neurokube stream: stopped by the user"))
+
+
 def test_a_finished_recording_shorter_than_one_step_is_refused(tmp_path, causal_bundle):
     """As ``label`` does: half a second cannot be scored, so it is no background result."""
     from neurokube.core.edf import open_recording
