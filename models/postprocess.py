@@ -35,6 +35,18 @@ def _runs(flags):
     return edges.reshape(-1, 2)
 
 
+def event_stop_s(stop: int, n_steps: int, step_s: float, duration_s: float | None) -> float:
+    """End (s) of an event whose last step is ``stop - 1``: clipped to the recording, and
+    run on to its end when the event holds the last whole step, since the partial last
+    step (under ``step_s``, given no decision of its own) follows the one before it."""
+    stop_s = stop * step_s
+    if duration_s is None:
+        return stop_s
+    if stop == n_steps and stop_s < duration_s < stop_s + step_s:
+        return duration_s
+    return min(stop_s, duration_s)
+
+
 def detect_events(fused: np.ndarray, p1: np.ndarray, mask: np.ndarray, params: P3Params,
                   step_s: float, duration_s: float | None = None
                   ) -> list[tuple[float, float, float]]:
@@ -52,7 +64,7 @@ def detect_events(fused: np.ndarray, p1: np.ndarray, mask: np.ndarray, params: P
     step_s : float
         Step length, s.
     duration_s : float, optional
-        Recording duration; events are clipped to it.
+        Recording duration; events are clipped to it (see :func:`event_stop_s`).
 
     Returns
     -------
@@ -75,11 +87,9 @@ def detect_events(fused: np.ndarray, p1: np.ndarray, mask: np.ndarray, params: P
             continue
         if above[:, start:stop].any(axis=1).sum() < params.min_channels:
             continue
-        start_s, stop_s = start * step_s, stop * step_s
-        if duration_s is not None:
-            stop_s = min(stop_s, duration_s)
-            if stop_s <= start_s:
-                continue
+        start_s, stop_s = start * step_s, event_stop_s(stop, len(fused), step_s, duration_s)
+        if stop_s <= start_s:
+            continue
         events.append((float(start_s), float(stop_s), float(fused[start:stop].mean())))
     return events
 
@@ -111,7 +121,9 @@ def channel_events(p1: np.ndarray, mask: np.ndarray,
                 else:
                     merged.append([a, b])
             for a, b in merged:
-                s, e = max(start_s, (lo + a) * step_s), min(stop_s, (lo + b) * step_s)
+                s = max(start_s, (lo + a) * step_s)
+                # Raised at the last whole step: on over the partial last one, as the event.
+                e = stop_s if lo + b == p1.shape[1] else min(stop_s, (lo + b) * step_s)
                 if e > s:
                     out.append((channel_names[c], float(s), float(e),
                                 float(p1[c, lo + a:lo + b].mean())))
@@ -164,9 +176,8 @@ class OnlineEvents:
         """End the candidate; returns its decision (if its start was decided)."""
         out = []
         if self._decided:
-            start_s, stop_s = self._start * self._step_s, self._stop * self._step_s
-            if duration_s is not None:
-                stop_s = min(stop_s, duration_s)
+            start_s = self._start * self._step_s
+            stop_s = event_stop_s(self._stop, at_step, self._step_s, duration_s)
             if stop_s > start_s:
                 confidence = self._sum_to_stop / (self._stop - self._start)
                 event = (float(start_s), float(stop_s), float(confidence))

@@ -14,11 +14,13 @@ Example::
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import NoReturn, Sequence
 
 from neurokube import __version__
-from neurokube.pipelines.exits import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+from neurokube.pipelines.exits import (
+    EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE, UsageError)
 from neurokube.pipelines.wind_down import bounded_wind_down
 
 WIND_DOWN_S = 10.0  # after Ctrl-C, s a job's workers get to exit before they are terminated
@@ -89,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"neurokube{' ' + command if command else ''}: stopped by the user",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout closed early (``neurokube score ... | head``)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_DEAD_LETTERS = 3
 EXIT_INTERRUPTED = 130  # stopped with Ctrl-C (SIGINT), as shells report it
+EXIT_BROKEN_PIPE = 141  # the reader of stdout went away (SIGPIPE), as shells report it
 
 
 class UsageError(Exception):

@@ -30,8 +30,7 @@ from neurokube.transforms.featurize import ReadSources
 from neurokube.transforms.fingerprint import SKIPPED, FingerprintRecordings
 from neurokube.transforms.stages import DEAD_LETTER, MAIN, flatten_dead_letters
 from neurokube.transforms.write import (
-    FORMATS, RESULT_META_SUFFIX, WriteDeadLetters, WriteDetections, WriteRunSummary,
-    format_path)
+    FORMATS, WriteDeadLetters, WriteDetections, WriteRunSummary, result_paths)
 
 if TYPE_CHECKING:
     from neurokube.core.sources import InputSet, Source
@@ -193,9 +192,7 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
                                  chunk_s=job.chunk_s, whole_max_s=job.whole_max_s,
                                  options_record=record, incremental=job.incremental,
                                  run_id=run_id)
-    remove_stale_results(job.output, run_id, lambda name: [
-        format_path(job.output, name, f) for f in FORMATS] + [
-        output_path(job.output, name, RESULT_META_SUFFIX)])
+    remove_stale_results(job.output, run_id, lambda name: result_paths(job.output, name))
     summary = finish_run(job.output, run_id, started)
     print_dead_letters(run_dead_letters(job.output, run_id))
     print_results_table(result_rows(job.output, inputs.sources))

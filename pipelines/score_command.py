@@ -3,7 +3,8 @@
 REF and HYP are folders (searched recursively) or list files; recordings pair by name. The
 SEIZ results of every scorer are printed as a table and, with ``--json``, written as
 ``{"files", "total_duration_s", "<scorer>": {"targets", "hits", "misses", "false_alarms",
-"sensitivity_pct", "fa_per_24h"}, ...}``.
+"sensitivity_pct", "precision_pct", "f1_pct", "fa_per_24h"}, ...}``; IRA adds ``kappa``
+and its epoch ``confusion`` matrix (rows: reference seiz, bckg; columns: hypothesis).
 
 Example::
 
@@ -28,6 +29,7 @@ _NOTES = {
     "taes": "NEDC v6.0.0 time-aligned, partial credit",
     "epoch": "NEDC v6.0.0 0.25 s epochs; FA/24h = false-alarm seconds per 24 h",
     "dpalign": "NEDC v6.0.0 DP alignment of label sequences",
+    "ira": "NEDC v6.0.0 inter-rater agreement on EPOCH's 0.25 s epochs",
     "szcore": "SzCORE, timescoring event scoring (-30 s/+60 s tolerance), far more lenient",
 }
 
@@ -74,12 +76,19 @@ def format_table(result: dict[str, Any]) -> str:
              f"{'FA/24h':>12}  convention"]
     for name in scorers:
         row = result[name]
+        if name == "ira":
+            continue  # its counts are EPOCH's; its figure is the kappa, below the table
         digits = _COUNT_DECIMALS.get(name, 0)
         counts = [f"{row[key]:{width}.{digits}f}" for key, width in
                   (("targets", 10), ("hits", 10), ("misses", 10), ("false_alarms", 12))]
         lines.append(f"{name.upper():<8} {' '.join(counts)} {row['sensitivity_pct']:10.4f} % "
                      f"{row['precision_pct']:9.4f} % {row['f1_pct']:7.4f} % "
                      f"{row['fa_per_24h']:12.4f}  {_NOTES[name]}")
+    if "ira" in result:
+        (ss, sb), (bs, bb) = result["ira"]["confusion"]
+        lines += ["", f"IRA      Cohen's kappa {result['ira']['kappa']:.4f}; epochs ref seiz -> "
+                  f"hyp seiz {ss:.0f}, bckg {sb:.0f}; ref bckg -> hyp seiz {bs:.0f}, bckg "
+                  f"{bb:.0f}  ({_NOTES['ira']})"]
     return "\n".join(lines)
 
 
@@ -94,13 +103,20 @@ def per_recording(pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLik
     return rows
 
 
+def _cell(figures: dict[str, Any], scorer: str) -> str:
+    if scorer == "ira":
+        return f"kappa {figures['kappa']:.4f}"
+    return (f"{figures['hits']:>8.2f}/{figures['targets']:>5.0f}/"
+            f"{figures['false_alarms']:<8.2f}")
+
+
 def format_rows(rows: list[dict[str, Any]], scorers: Sequence[str]) -> str:
     head = f"{'recording':<40} {'duration s':>10} " + " ".join(
-        f"{name.upper() + ' hits/targets/FA':>24}" for name in scorers)
+        f"{name.upper() + ('' if name == 'ira' else ' hits/targets/FA'):>24}"
+        for name in scorers)
     lines = [head]
     for row in rows:
-        cells = " ".join(f"{row[n]['hits']:>8.2f}/{row[n]['targets']:>5.0f}/"
-                         f"{row[n]['false_alarms']:<8.2f}".rjust(24) for n in scorers)
+        cells = " ".join(_cell(row[n], n).rjust(24) for n in scorers)
         lines.append(f"{row['recording'][:40]:<40} {row['duration_s']:>10.1f} {cells}")
     return "\n".join(lines)
 

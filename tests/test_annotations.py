@@ -230,8 +230,8 @@ def test_events_tsv_text_and_round_trip(tmp_path):
     text = format_events_tsv(ann)
     assert text.splitlines() == [
         "onset\tduration\teventType\tconfidence\tchannels\tdateTime\trecordingDuration",
-        "1.0000\t1.5000\tsz\t0.9000\tn/a\t2020-01-01 10:00:01\t10.5000",
-        "6.0000\t2.2500\tsz\t0.7500\tn/a\t2020-01-01 10:00:06\t10.5000"]
+        "1.0000\t1.5000\tsz\t0.9000\tn/a\t2020-01-01 10:00:00\t10.5000",
+        "6.0000\t2.2500\tsz\t0.7500\tn/a\t2020-01-01 10:00:00\t10.5000"]  # the start
     back = na.read_annotation(na.write_annotation(ann, tmp_path / "rec_events.tsv",
                                                   "events_tsv"))
     assert back.bname == "rec" and back.duration_s == 10.5

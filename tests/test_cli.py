@@ -68,3 +68,22 @@ def test_local_workers_get_one_math_thread_each(monkeypatch):
     import os
     assert os.environ["OMP_NUM_THREADS"] == "3"
     assert all(os.environ[v] == "1" for v in MATH_THREAD_VARS if v != "OMP_NUM_THREADS")
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    """``neurokube score ... | head``: the closed pipe ends the command quietly."""
+    import subprocess
+    import sys
+    (tmp_path / "ref").mkdir()
+    for k in range(800):  # rows enough to overflow the pipe's buffer
+        ref = tmp_path / "ref" / f"recording_with_a_long_name_{k:04d}.csv_bi"
+        ref.write_text(f"# version = csv_v1.0.0\n# bname = {ref.stem}\n"
+                       "# duration = 60.0000 secs\n"
+                       "channel,start_time,stop_time,label,confidence\n"
+                       "TERM,10.0000,20.0000,seiz,1.0000\n")
+    done = subprocess.run(
+        f"{sys.executable} -m neurokube.pipelines.cli score --ref {ref.parent} --hyp "
+        f"{ref.parent} --per_recording | head -c 10", shell=True, capture_output=True,
+        text=True, timeout=120)
+    assert done.stdout == "SEIZ resul"
+    assert done.stderr == ""

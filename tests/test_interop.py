@@ -54,7 +54,7 @@ def test_bids_events_are_named_after_the_recording_and_read_by_epilepsy2bids(lab
     assert len(events) == len(ours) > 0
     for theirs, mine in zip(events, ours):
         assert theirs["onset"] == pytest.approx(mine.start_s)
-        assert theirs["dateTime"] == START + datetime.timedelta(seconds=int(mine.start_s))
+        assert theirs["dateTime"] == START  # the recording's start, as epilepsy2bids writes
 
 
 def test_bids_events_pair_with_their_reference(labelled, tmp_path):
@@ -66,26 +66,63 @@ def test_bids_events_pair_with_their_reference(labelled, tmp_path):
     hyp = out / "sub-01_ses-01_task-szMonitoring_run-00_events.tsv"
     pairs = pair_files(str(ref.parent), [str(hyp)])
     assert len(pairs) == 1 and score_pairs(pairs)["overlap"]["targets"] == 1
+    # The .csv_bi keeps the recording's name (..._eeg) and pairs with the same reference,
+    # and a folder holding both formats is one recording.
+    csv_bi = out / f"{BIDS_NAME}.csv_bi"
+    assert pair_files(str(ref.parent), [str(csv_bi)]) == [(ref, csv_bi)]
+    assert [r for r, _ in pair_files(str(ref.parent), str(out), partial=True)] == [ref]
 
 
-def test_mne_reads_the_annotation_csv(labelled):
+def test_mne_reads_the_annotation_file_onto_the_recording(labelled):
     import mne
-    _, out = labelled
-    annotations = mne.read_annotations(out / f"{BIDS_NAME}_annotations.csv")
+    root, out = labelled
+    annotations = mne.read_annotations(out / f"{BIDS_NAME}_annotations.txt")
     ours = [e for e in read_annotation(out / f"{BIDS_NAME}.csv_bi").events if e.label == "seiz"]
     assert len(annotations) == len(ours) > 0
     np.testing.assert_allclose(annotations.onset, [e.start_s for e in ours], atol=1e-3)
+    np.testing.assert_allclose(annotations.duration, [e.stop_s - e.start_s for e in ours],
+                               atol=1e-3)
     assert set(annotations.description) == {"seizure"}
+    np.testing.assert_allclose([x["confidence"] for x in annotations.extras],
+                               [e.confidence for e in ours], atol=1e-4)
+    raw = mne.io.read_raw_edf(root / "bids" / "sub-01" / "ses-01" / "eeg" / f"{BIDS_NAME}.edf",
+                              verbose="error")
+    raw.set_annotations(annotations)  # none falls outside the recording
+    np.testing.assert_allclose(raw.annotations.onset, [e.start_s for e in ours], atol=1e-3)
 
 
-def test_per_channel_csv_lies_within_the_term_events(labelled):
+@pytest.mark.parametrize("events", [[], [(44.0, 62.0, 0.97)],
+                                    [(44.0, 62.0, 0.97), (134.0, 150.5, 0.91)]])
+def test_mne_reads_any_number_of_events(tmp_path, events):
+    import types
+    import mne
+    from neurokube.transforms.write import mne_txt
+    path = tmp_path / "r_annotations.txt"
+    path.write_text(mne_txt(types.SimpleNamespace(events=events)))
+    annotations = mne.read_annotations(path)
+    np.testing.assert_allclose(annotations.onset, [s for s, _, _ in events])
+    np.testing.assert_allclose(annotations.duration, [e - s for s, e, _ in events])
+    assert annotations.orig_time is None  # onsets count from the first sample
+
+
+def test_per_channel_csv_covers_each_channel_as_tusz_does(labelled):
+    from neurokube.core.feature_spec import TCP_CHANNELS
     _, out = labelled
     channel = read_annotation(out / f"{BIDS_NAME}.csv")
     term = [e for e in read_annotation(out / f"{BIDS_NAME}.csv_bi").events if e.label == "seiz"]
-    assert channel.events and not channel.is_term
-    for event in channel.events:
+    assert not channel.is_term
+    seizures = [e for e in channel.events if e.label == "seiz"]
+    assert seizures
+    for event in seizures:
         assert any(t.start_s - 1e-6 <= event.start_s and event.stop_s <= t.stop_s + 1e-6
                    for t in term)
+    names = list(dict.fromkeys(e.channel for e in channel.events))
+    assert names == [c for c in TCP_CHANNELS if c in names] and len(names) >= 18
+    for name in names:  # every analysed channel: seiz and bckg from 0 to the end
+        rows = [e for e in channel.events if e.channel == name]
+        assert rows[0].start_s == 0 and rows[-1].stop_s == pytest.approx(channel.duration_s)
+        assert all(a.stop_s == pytest.approx(b.start_s) for a, b in zip(rows, rows[1:]))
+        assert {e.label for e in rows} <= {"seiz", "bckg"}
 
 
 def test_api_labels_a_file_and_an_array_in_three_lines(labelled, eager_bundle):

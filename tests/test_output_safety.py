@@ -32,6 +32,8 @@ def test_colliding_names_get_distinct_outputs(make_edf, tmp_path, random_bundle,
     make_edf("dup.edf", folder="c2", seed=2)
     make_edf("x.edf", folder="same", seed=3)
     make_edf("x.EDF", folder="same", seed=4)
+    make_edf("y.edf", folder="same", seed=5)
+    make_edf("y_eeg.edf", folder="same", seed=6)  # BIDS: its events go to y_events.tsv
     monkeypatch.chdir(tmp_path)
     listing = tmp_path / "in.list"
     listing.write_text("c1/dup.edf\nc2/dup.edf\n")
@@ -39,25 +41,51 @@ def test_colliding_names_get_distinct_outputs(make_edf, tmp_path, random_bundle,
     assert sorted(p.relative_to(tmp_path / "o1").as_posix()
                   for p in (tmp_path / "o1").rglob("*.csv_bi")) == ["c1/dup.csv_bi",
                                                                     "c2/dup.csv_bi"]
-    assert _label([tmp_path / "same"], tmp_path / "o2", random_bundle) == 0
+    assert _label([tmp_path / "same"], tmp_path / "o2", random_bundle,
+                  "--formats", "csv_bi,events_tsv") == 0
     sources = {p.name: json.loads(p.read_text())["source"]
                for p in (tmp_path / "o2").rglob("*.result.json")}
-    assert sources == {"x.result.json": "x.edf", "x~2.result.json": "x~2.EDF"}
+    assert sources == {"x.result.json": "x.edf", "x~2.result.json": "x~2.EDF",
+                       "y.result.json": "y.edf", "y_eeg~2.result.json": "y_eeg~2.edf"}
+    assert sorted(p.name for p in (tmp_path / "o2").glob("*_events.tsv")) == [
+        "x_events.tsv", "x~2_events.tsv", "y_eeg~2_events.tsv", "y_events.tsv"]
     run = json.loads((tmp_path / "o2/run.json").read_text())
-    assert run["inputs"] == run["results"] == 2
+    assert run["inputs"] == run["results"] == 4
+
+
+def _result_files(out):
+    return sorted(p.name for p in out.iterdir()
+                  if p.is_file() and not p.name.startswith(".")
+                  and p.name not in ("run.json", "dead_letters.jsonl"))
+
+
+EVERY_FORMAT = "csv_bi,csv,tse,hyp,events_tsv,mne,posteriors"
 
 
 def test_results_of_a_recording_that_now_fails_are_removed(make_edf, tmp_path, random_bundle):
     path = make_edf("r.edf", folder="corpus")[0]
     out = tmp_path / "out"
-    assert _label([tmp_path / "corpus"], out, random_bundle, "--formats", "csv_bi,tse") == 0
-    assert (out / "r.csv_bi").exists() and (out / "r.tse").exists()
+    assert _label([tmp_path / "corpus"], out, random_bundle, "--formats", EVERY_FORMAT) == 0
+    assert len(_result_files(out)) == 9
     path.write_bytes(path.read_bytes()[:-400])
     assert _label([tmp_path / "corpus"], out, random_bundle, "--formats", "csv_bi,tse") == 0
-    assert not (out / "r.csv_bi").exists() and not (out / "r.tse").exists()
-    assert not (out / "r.result.json").exists()
+    assert _result_files(out) == []  # every format, the events.json sidecar too
     letters = (out / "dead_letters.jsonl").read_text().splitlines()
     assert [json.loads(x)["path"] for x in letters] == ["r.edf"]
+
+
+def test_a_new_result_removes_the_formats_it_was_not_asked_for(make_edf, tmp_path,
+                                                               random_bundle):
+    """Files of an earlier run in other formats would contradict the new result."""
+    make_edf("r.edf", folder="corpus")
+    out = tmp_path / "out"
+    assert _label([tmp_path / "corpus"], out, random_bundle, "--formats", EVERY_FORMAT) == 0
+    import numpy as np
+    from neurokube.core.feature_spec import TCP_CHANNELS
+    with np.load(out / "r.posteriors.npz") as post:  # no pickles needed
+        assert list(post["channels"]) == list(TCP_CHANNELS) and len(post["p1"]) == 22
+    assert _label([tmp_path / "corpus"], out, random_bundle, "--formats", "tse") == 0
+    assert _result_files(out) == ["r.csv_bi", "r.result.json", "r.tse"]
 
 
 def test_incremental_redoes_a_recording_whose_outputs_are_gone(make_edf, tmp_path,

@@ -61,3 +61,25 @@ def test_events_clipped_to_duration_and_empty_input():
     events = detect_events(fused, _p1([0, 1], 0, 10, n=10), MASK, P3Params(), 1.0, 9.5)
     assert events == [(6.0, 9.5, events[0][2])]
     assert detect_events(np.zeros(0), np.zeros((22, 0)), MASK, P3Params(), 1.0) == []
+
+
+def test_an_event_at_the_end_runs_over_the_partial_last_second():
+    """A 10.44 s recording has 10 decision steps; its last 0.44 s follow the last step."""
+    fused = np.zeros(10)
+    fused[6:] = 0.9
+    p1 = _p1([0, 1], 0, 10, n=10)
+    events = detect_events(fused, p1, MASK, P3Params(), 1.0, 10.44)
+    assert [e[:2] for e in events] == [(6.0, 10.44)]
+    fused[9] = 0.0  # ends a step before the last: the tail is background
+    events = detect_events(fused, p1, MASK, P3Params(merge_gap_s=0.0), 1.0, 10.44)
+    assert [e[:2] for e in events] == [(6.0, 9.0)]
+
+
+def test_channel_events_lie_within_their_term_event_up_to_its_end():
+    from neurokube.core.feature_spec import TCP_CHANNELS
+    from neurokube.models.postprocess import channel_events
+    p1 = _p1([0], 6, 10, n=10)
+    p1[1, 6:8] = 0.9
+    runs = channel_events(p1, MASK, [(6.0, 10.44, 0.9)], P3Params(merge_gap_s=0.0), 1.0,
+                          TCP_CHANNELS)
+    assert [r[:3] for r in runs] == [(TCP_CHANNELS[0], 6.0, 10.44), (TCP_CHANNELS[1], 6.0, 8.0)]

@@ -173,14 +173,31 @@ def test_taes_whole_second_quirk_of_nedc():
 
 
 def test_empty_reference_and_hypothesis():
-    for name in ("overlap", "taes", "epoch", "dpalign", "szcore"):
+    for name in ("overlap", "taes", "epoch", "dpalign", "ira", "szcore"):
         assert score_pair(seiz("r", 30, []), seiz("r", 30, []), [name])[name]["seiz"] \
             .false_alarms == 0
     result = score_pairs([(seiz("r", 30, []), seiz("r", 30, []))])
     assert result["overlap"]["sensitivity_pct"] == 0.0
     assert result["epoch"]["targets"] == 0
-    assert Timeline.from_annotation(seiz("r", 30.00001, [])).events == (
-        (0.0, 30.00001, "bckg"),)
+    assert result["ira"]["kappa"] == 0.0  # one label only: agreement by chance is total
+    # The total duration sums headers rounded to 4 decimals, with or without events.
+    assert Timeline.from_annotation(seiz("r", 30.00004, [])).events == ((0.0, 30.0, "bckg"),)
+    assert score_pairs([(seiz("r", 100.00004, []), seiz("r", 100.00004, []))] * 3)[
+        "total_duration_s"] == pytest.approx(300.0, abs=1e-9)
+
+
+def test_a_recording_shorter_than_one_szcore_sample_is_scored():
+    tiny = seiz("r", 0.04, [(0.0, 0.04)])
+    result = score_pairs([(tiny, tiny)])
+    assert result["szcore"]["targets"] == 1 and result["overlap"]["hits"] == 1
+
+
+def test_ira_kappa():
+    from neurokube.core.scoring.ira import kappa
+    assert kappa([[10, 0], [0, 30]]) == 1.0
+    assert kappa([[5, 5], [5, 5]]) == 0.0
+    # po = 0.7, pe = (0.5 * 0.6 + 0.5 * 0.4) = 0.5
+    assert kappa([[40, 10], [20, 30]]) == pytest.approx(0.4)
 
 
 def test_out_of_range_event_is_refused_with_the_file_name(tmp_path):
@@ -314,7 +331,7 @@ def test_scorer_names_are_validated():
         score_pairs(hand_made_pairs(), scorers=["overlap", "nist"])
     with pytest.raises(ScoringError, match="nothing to score"):
         score_pairs([])
-    assert list(SCORERS) == ["overlap", "taes", "epoch", "dpalign", "szcore"]
+    assert list(SCORERS) == ["overlap", "taes", "epoch", "dpalign", "ira", "szcore"]
 
 
 # ------------------------------------------------------------------ the CLI
@@ -331,10 +348,12 @@ def test_cli_prints_table_and_writes_json(tmp_path, capsys):
     assert "SZCORE" in table and "45277.0000 s" in table
     data = json.loads(out.read_text())
     assert set(data) == {"files", "total_duration_s", "overlap", "taes", "epoch", "dpalign",
-                         "szcore"}
+                         "ira", "szcore"}
+    assert "Cohen's kappa 0.4110" in table and round(data["ira"]["kappa"], 4) == 0.4110
     for name in SCORERS:
         assert set(data[name]) == {"targets", "hits", "misses", "false_alarms",
-                                   "sensitivity_pct", "precision_pct", "f1_pct", "fa_per_24h"}
+                                   "sensitivity_pct", "precision_pct", "f1_pct", "fa_per_24h"
+                                   } | ({"kappa", "confusion"} if name == "ira" else set())
     overlap = data["overlap"]
     assert overlap["precision_pct"] == pytest.approx(100 * 604 / (604 + 2))
     precision, sensitivity = overlap["precision_pct"], overlap["sensitivity_pct"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from neurokube.core.scoring import Counts, pair_files, score_pair, summary
+from neurokube.core.scoring import Counts, pair_files, score_pair, score_pairs, summary
 from neurokube.core.scoring.registry import SCORERS
 
 NEDC = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nedc_example"
@@ -101,3 +101,14 @@ def test_dpalign_per_file(per_file):
         c = pooled({name: per_file[name]}, "dpalign", "seiz") + \
             pooled({name: per_file[name]}, "dpalign", "bckg")
         assert (c.hits, c.misses, c.false_alarms) == (hit, sub + dele, ins), name
+
+
+def test_ira_equals_nedc_summary():
+    """NEDC's IRA section: its confusion matrix and the kappas it prints."""
+    text = (ARCHIVE / "summary.txt").read_text().split("NEDC INTER-RATER AGREEMENT SUMMARY")[1]
+    matrix = [[float(v) for v in re.findall(r"([\d.]+) \(", line)]
+              for line in text.splitlines() if re.match(r"\s+(seiz|bckg):\s+[\d.]+ \(", line)]
+    kappas = re.findall(r"Kappa:\s+(-?[\d.]+)", text)
+    result = score_pairs(pair_files(NEDC / "ref", NEDC / "hyp"), scorers=["ira"])["ira"]
+    assert result["confusion"] == matrix
+    assert len(kappas) == 3 and {f"{result['kappa']:.4f}"} == set(kappas)

@@ -5,6 +5,7 @@ Example Usage::
     written = detections | WriteDetections("results/", ["csv_bi", "tse"], meta)
     _ = dead | WriteDeadLetters("results/")
 """
+import dataclasses
 import io
 import json
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -15,8 +16,10 @@ import numpy as np
 from neurokube.core.errors import DeadLetter
 from neurokube.core.feature_spec import TCP_CHANNELS
 from neurokube.core.formats import WRITER_SUFFIXES, WRITERS, Annotation, Event
+from neurokube.core.formats.events_tsv import bids_stem
 from neurokube.core.formats.hyp import format_hyp_posteriors
-from neurokube.core.paths import atomic_write_bytes, atomic_write_text, join, output_path
+from neurokube.core.paths import (
+    atomic_write_bytes, atomic_write_text, join, output_path, remove_if_present)
 from neurokube.transforms.stages import Stage, counter, stage_of
 
 if TYPE_CHECKING:
@@ -27,13 +30,10 @@ DEAD_LETTERS_FILE = "dead_letters.jsonl"
 RESULT_META_SUFFIX = ".result.json"
 POSTERIORS_SUFFIX = ".posteriors.npz"
 # Formats `label` writes: the annotation formats (``csv``: per-channel events from P1),
-# MNE's annotation CSV, and the detector's posteriors per step.
+# MNE's annotation text file, and the detector's posteriors per step.
 FORMATS = tuple(WRITERS) + ("mne", "posteriors")
-FORMAT_SUFFIXES = dict(WRITER_SUFFIXES, mne="_annotations.csv", posteriors=POSTERIORS_SUFFIX)
+FORMAT_SUFFIXES = dict(WRITER_SUFFIXES, mne="_annotations.txt", posteriors=POSTERIORS_SUFFIX)
 
-
-# BIDS: a recording ``..._eeg.edf`` has its events in ``..._events.tsv`` (+ ``.json``).
-BIDS_EEG_SUFFIX = "_eeg"
 EVENTS_SIDECAR = {
     "onset": {"Description": "Onset of the event from the beginning of the recording",
               "Units": "s"},
@@ -41,7 +41,7 @@ EVENTS_SIDECAR = {
     "eventType": {"Description": "HED-SCORE label: sz (seizure) or bckg (no seizure found)"},
     "confidence": {"Description": "Mean fused seizure posterior over the event (0 to 1)"},
     "channels": {"Description": "Channels involved (n/a: term-level event)"},
-    "dateTime": {"Description": "Wall-clock time of the onset, from the recording's start"},
+    "dateTime": {"Description": "Start date and time of the recording; onsets count from it"},
     "recordingDuration": {"Description": "Duration of the recording", "Units": "s"},
     "GeneratedBy": {"Name": "NeuroKube"},
 }
@@ -50,10 +50,21 @@ EVENTS_SIDECAR = {
 def format_path(output_dir: str, name: str, fmt: str) -> str:
     """Where format ``fmt`` of recording ``name`` is written (BIDS names for events_tsv)."""
     if fmt == "events_tsv":
-        stem = output_path(output_dir, name, "")
-        if stem.endswith(BIDS_EEG_SUFFIX):
-            return stem[:-len(BIDS_EEG_SUFFIX)] + FORMAT_SUFFIXES[fmt]
+        return bids_stem(output_path(output_dir, name, "")) + FORMAT_SUFFIXES[fmt]
     return output_path(output_dir, name, FORMAT_SUFFIXES[fmt])
+
+
+def events_sidecar_path(events_tsv_path: str) -> str:
+    """The BIDS ``events.json`` beside an ``events.tsv``."""
+    return events_tsv_path[:-len(".tsv")] + ".json"
+
+
+def result_paths(output_dir: str, name: str) -> list[str]:
+    """Every file a result of recording ``name`` may have: each format's file, the BIDS
+    sidecar and the result record (written last)."""
+    paths = [format_path(output_dir, name, fmt) for fmt in FORMATS]
+    paths.append(events_sidecar_path(format_path(output_dir, name, "events_tsv")))
+    return paths + [output_path(output_dir, name, RESULT_META_SUFFIX)]
 
 
 def detection_annotation(detection: "Detection", bname: str) -> Annotation:
@@ -68,28 +79,44 @@ def detection_annotation(detection: "Detection", bname: str) -> Annotation:
 
 def channel_annotation(detection: "Detection", bname: str, params: "P3Params",
                        step_s: float) -> Annotation:
-    """The per-channel events of a detection (P1 within each term event) as an Annotation."""
-    from neurokube.core.feature_spec import TCP_CHANNELS
+    """The per-channel events of a detection as an Annotation, laid out as TUSZ's ``.csv``:
+    each analysed channel covered from 0 to the end, ``seiz`` where its P1 is raised within
+    a term event and ``bckg`` elsewhere. Masked channels have no rows."""
+    from neurokube.core.formats.model import filled_with_background
     from neurokube.models.postprocess import channel_events
-    events = [Event(s, e, "seiz", c, channel) for channel, s, e, c in channel_events(
-        detection.p1, detection.mask, detection.events, params, step_s, TCP_CHANNELS)]
+    by_channel: dict[str, list[Event]] = {
+        name: [] for name, kept in zip(TCP_CHANNELS, detection.mask) if kept}
+    for channel, s, e, c in channel_events(detection.p1, detection.mask, detection.events,
+                                           params, step_s, TCP_CHANNELS):
+        by_channel[channel].append(Event(s, e, "seiz", c, channel))
+    events = [dataclasses.replace(event, channel=channel)
+              for channel, seizures in by_channel.items()
+              for event in filled_with_background(seizures, detection.duration_s)]
     return Annotation(bname=bname, duration_s=detection.duration_s, events=events,
                       source=detection.path)
 
 
-def mne_csv(detection: "Detection") -> str:
-    """Events as a CSV that ``mne.read_annotations`` reads: onset and duration in seconds
-    from the start of the recording, description, and the confidence."""
-    lines = ["onset,duration,description,confidence"]
-    lines += [f"{s:.4f},{e - s:.4f},seizure,{c:.4f}" for s, e, c in detection.events]
+def mne_txt(detection: "Detection") -> str:
+    """Events in MNE's annotation text format (what ``Annotations.save`` writes to
+    ``.txt``), which ``mne.read_annotations`` reads: onset and duration in seconds from the
+    first sample, description ``seizure`` and the confidence as an extra column.
+
+    No ``orig_time`` line, so the onsets stay relative to the first sample, also for
+    recordings whose start date is anonymised. (MNE reads float onsets in a ``.csv`` as
+    milliseconds, hence the text format.)
+    """
+    lines = ["# MNE-Annotations", "# onset, duration, description, confidence"]
+    lines += [f"{s:.4f}, {e - s:.4f}, seizure, {c:.4f}" for s, e, c in detection.events]
     return "\n".join(lines) + "\n"
 
 
 def posteriors_bytes(detection: "Detection", step_s: float) -> bytes:
-    """The ``.posteriors.npz`` payload: P1 per channel, P2 and the fused posterior per step."""
+    """The ``.posteriors.npz`` payload: P1 per TCP channel (rows named by ``channels``),
+    P2 and the fused posterior per step (step k covers [k, k + 1) · ``step_s`` seconds)."""
     buffer = io.BytesIO()
     np.savez(buffer, p1=detection.p1.astype(np.float32), p2=detection.p2.astype(np.float32),
              fused=detection.fused.astype(np.float32), mask=np.asarray(detection.mask, bool),
+             channels=np.asarray(TCP_CHANNELS),
              step_s=np.float64(step_s), duration_s=np.float64(detection.duration_s))
     return buffer.getvalue()
 
@@ -100,7 +127,7 @@ def format_detection(detection: "Detection", bname: str, fmt: str, step_s: float
     if fmt == "posteriors":
         return posteriors_bytes(detection, step_s)
     if fmt == "mne":
-        return mne_csv(detection)
+        return mne_txt(detection)
     if fmt == "csv":
         return WRITERS["csv"](channel_annotation(detection, bname, params, step_s))
     annotation = detection_annotation(detection, bname)
@@ -119,6 +146,7 @@ class _WriteOne:
         base = output_path(self._output_dir, detection.path, "")
         bname = base.replace("\\", "/").rsplit("/", 1)[-1]
         with stage_of("write"):
+            written = set()
             for fmt in self._formats:
                 content = format_detection(detection, bname, fmt, self._step_s, self._params)
                 path = format_path(self._output_dir, detection.path, fmt)
@@ -126,9 +154,15 @@ class _WriteOne:
                     atomic_write_bytes(path, content)
                 else:
                     atomic_write_text(path, content)
+                written.add(path)
                 if fmt == "events_tsv":
-                    atomic_write_text(path[:-len(".tsv")] + ".json",
+                    atomic_write_text(events_sidecar_path(path),
                                       json.dumps(EVENTS_SIDECAR, indent=1) + "\n")
+                    written.add(events_sidecar_path(path))
+            # An earlier run's files in formats not asked for now would contradict these.
+            for path in result_paths(self._output_dir, detection.path)[:-1]:
+                if path not in written:
+                    remove_if_present(path)
             # Written last: its presence marks a complete result (used by --incremental).
             masked = [name for name, kept in zip(TCP_CHANNELS, detection.mask) if not kept]
             record = dict(self._meta, source=detection.path, duration_s=detection.duration_s,

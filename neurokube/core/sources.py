@@ -34,6 +34,7 @@ import posixpath
 import stat
 from typing import Iterable, Optional, Sequence, Union
 
+from neurokube.core.formats.events_tsv import bids_stem
 from neurokube.core.paths import exists, is_local, local_path, match_remote, read_text
 
 LIST_SUFFIXES = (".list", ".txt", ".lst")
@@ -129,17 +130,18 @@ def named_later(name: str) -> bool:
 def unique_names(names: Sequence[str]) -> list[str]:
     """Names made distinct by ``~2``, ``~3``... before the suffix, so that no two share
     the stem their outputs are named by, case-insensitively (``x.edf``, ``x.EDF`` and
-    ``x.bdf`` give ``x.edf``, ``x~2.EDF``, ``x~3.bdf`` in their order)."""
+    ``x.bdf`` give ``x.edf``, ``x~2.EDF``, ``x~3.bdf`` in their order). ``x_eeg.edf``
+    and ``x.edf`` are twins too: both would write BIDS events as ``x_events.tsv``."""
     taken, out = set(), []
     for name in names:
         stem, dot, suffix = name.rpartition(".")
         if not dot or "/" in suffix:
             stem, dot, suffix = name, "", ""
         candidate, k = stem, 1
-        while candidate.lower() in taken:
+        while bids_stem(candidate.lower()) in taken:
             k += 1
             candidate = f"{stem}~{k}"
-        taken.add(candidate.lower())
+        taken.add(bids_stem(candidate.lower()))
         out.append(f"{candidate}{dot}{suffix}")
     return out
 

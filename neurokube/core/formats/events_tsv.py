@@ -1,9 +1,16 @@
 """BIDS / SzCORE ``*_events.tsv`` with HED-SCORE labels (``sz``, ``sz_*``, ``bckg``), term
 level."""
-import datetime
-
 from neurokube.core.formats.model import (
     BCKG, SEIZ, Annotation, AnnotationError, Event, parse_float, sorted_term_events)
+
+# BIDS: recording ``..._eeg.edf`` has its events in ``..._events.tsv`` (+ ``.json``).
+BIDS_EEG_SUFFIX = "_eeg"
+
+
+def bids_stem(stem: str) -> str:
+    """A recording's stem as its BIDS events file is named: without a trailing ``_eeg``."""
+    return stem[:-len(BIDS_EEG_SUFFIX)] if stem.endswith(BIDS_EEG_SUFFIX) else stem
+
 
 EVENTS_TSV_COLUMNS = ("onset", "duration", "eventType", "confidence", "channels", "dateTime",
                       "recordingDuration")
@@ -44,19 +51,19 @@ def parse_events_tsv(text: str, source: str) -> Annotation:
 def format_events_tsv(annotation: Annotation) -> str:
     """BIDS / SzCORE ``events.tsv`` text: one ``sz`` row per seizure event.
 
-    A seizure-free recording gets one ``bckg`` row spanning it. ``dateTime`` is filled when
-    ``recording_start`` is known, else ``n/a``.
+    A seizure-free recording gets one ``bckg`` row spanning it. ``dateTime`` is the start of
+    the recording (as epilepsy2bids and SzCORE define it: onsets count from it) on every
+    row when ``recording_start`` is known, else ``n/a``.
     """
     seizures = [e for e in sorted_term_events(annotation) if e.label == SEIZ]
     rows = [(e.start_s, e.stop_s - e.start_s, "sz", f"{e.confidence:.4f}") for e in seizures]
     if not rows:
         rows = [(0.0, annotation.duration_s, BCKG, "n/a")]
     lines = ["\t".join(EVENTS_TSV_COLUMNS)]
+    when = "n/a"
+    if annotation.recording_start is not None:
+        when = annotation.recording_start.strftime("%Y-%m-%d %H:%M:%S")
     for onset, duration, event_type, confidence in rows:
-        when = "n/a"
-        if annotation.recording_start is not None:
-            when = (annotation.recording_start + datetime.timedelta(seconds=onset)) \
-                .strftime("%Y-%m-%d %H:%M:%S")
         lines.append("\t".join([f"{onset:.4f}", f"{duration:.4f}", event_type, confidence,
                                 "n/a", when, f"{annotation.duration_s:.4f}"]))
     return "\n".join(lines) + "\n"

@@ -116,7 +116,8 @@ def score_pairs(pairs: Iterable[tuple[_AnnotationSource, _AnnotationSource]],
     -------
     dict
         ``{"files": N, "total_duration_s": D, "<scorer>": summary, ...}`` where D sums each
-        reference's duration (seconds) and each summary is :func:`summary` of the SEIZ label.
+        reference's duration (seconds) and each summary is :func:`summary` of the SEIZ label
+        (IRA adds ``kappa`` and its ``confusion`` matrix).
 
     Raises
     ------
@@ -129,17 +130,21 @@ def score_pairs(pairs: Iterable[tuple[_AnnotationSource, _AnnotationSource]],
     >>> result["overlap"]["sensitivity_pct"]
     """
     scorers = _check_scorers(scorers)
-    totals = {name: Counts() for name in scorers}
+    totals: dict[str, dict[str, Counts]] = {name: {} for name in scorers}
     n_files, duration_s = 0, 0.0
     for ref, hyp in pairs:
         ref_tl, hyp_tl = timelines(ref, hyp)
         for name in scorers:
-            totals[name] += SCORERS[name].score(ref_tl, hyp_tl)[SEIZ]
+            for label, counts in SCORERS[name].score(ref_tl, hyp_tl).items():
+                totals[name][label] = totals[name].get(label, Counts()) + counts
         n_files += 1
         duration_s += ref_tl.duration_s
     if not n_files:
         raise ScoringError("nothing to score: no reference/hypothesis pairs")
     result = {"files": n_files, "total_duration_s": duration_s}
     for name in scorers:
-        result[name] = summary(totals[name], duration_s, SCORERS[name].FA_WEIGHT)
+        result[name] = summary(totals[name].get(SEIZ, Counts()), duration_s,
+                               SCORERS[name].FA_WEIGHT)
+        if hasattr(SCORERS[name], "figures"):
+            result[name].update(SCORERS[name].figures(totals[name]))
     return result

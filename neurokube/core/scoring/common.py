@@ -57,7 +57,7 @@ class Timeline:
         events = sorted(((e.start_s, e.stop_s, e.label) for e in ann.events),
                         key=lambda e: (e[0], e[1]))
         if not events:
-            return cls(((0.0, ann.duration_s, BCKG),))
+            return cls(((0.0, round(ann.duration_s, TIME_DECIMALS), BCKG),))
         filled, now = [], 0.0
         for start, stop, label in events:
             if now != round(start, TIME_DECIMALS):

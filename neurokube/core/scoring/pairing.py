@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterable, Union
 
 from neurokube.core.formats import bname_of, detect_format
+from neurokube.core.formats.events_tsv import bids_stem
 from neurokube.core.paths import exists, is_local, local_path, match_remote, read_text
 from neurokube.core.scoring.common import ScoringError
 
@@ -85,7 +86,7 @@ def find_annotations(source: _Source) -> dict[str, Path | str]:
     for path in paths:
         if detect_format(path) is None:
             raise ScoringError(f"{path}: not an annotation file (unknown suffix)")
-        bname = bname_of(path)
+        bname = bids_stem(bname_of(path))  # x_eeg.csv_bi and x_events.tsv: one recording
         if bname in chosen and _rank(chosen[bname]) == _rank(path):
             raise ScoringError(f"recording {bname!r} appears twice: {chosen[bname]} and {path}")
         if bname not in chosen or _rank(path) < _rank(chosen[bname]):

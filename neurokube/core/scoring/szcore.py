@@ -30,7 +30,8 @@ def _union(intervals):
 
 def score(ref: Timeline, hyp: Timeline) -> dict[str, Counts]:
     """Score one pair of timelines; returns ``{"seiz": Counts}``."""
-    n_samples = round(ref.duration_s * FS_HZ)
+    # At least one sample: timescoring divides by the duration (a 0.04 s recording is 0).
+    n_samples = max(1, round(ref.duration_s * FS_HZ))
     result = scoring.EventScoring(
         TsAnnotation(_union(ref.of_label(SEIZ)), FS_HZ, n_samples),
         TsAnnotation(_union(hyp.of_label(SEIZ)), FS_HZ, n_samples))
