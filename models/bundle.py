@@ -236,18 +236,49 @@ def _replace_text(path, text):
     os.replace(tmp, path)
 
 
+# Sections of the card, in order: (title, training-record key). Keys not listed follow,
+# titled by their name; the raw training report stays in bundle.json only.
+CARD_SECTIONS = (("Trained by", "command"), ("Sources and citations", "sources"),
+                 ("Corpora", "corpora"), ("Training data", "data"), ("Splits", "splits"),
+                 ("Weighting", "weighting"), ("Limits", "limits"),
+                 ("Not trained on", "not_trained_on"), ("Training settings", "train_config"),
+                 ("Dev-set results", "dev_metrics"),
+                 ("Dev-set results by corpus", "dev_metrics_by_corpus"), ("Seeds", "seeds"),
+                 ("Library versions", "library_versions"),
+                 ("Training wall time, s", "train_wall_s"))
+_NOT_ON_CARD = {"summary", "report"}
+
+
+def _card_section(title: str, value: Any) -> list[str]:
+    """Markdown of one record entry: text as a paragraph, a list or a dict of texts as
+    bullets, anything else as JSON."""
+    lines = [f"## {title}", ""]
+    if title == "Trained by":
+        lines += ["```", str(value), "```"]
+    elif isinstance(value, str):
+        lines += [value]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        lines += [f"- {v}" for v in value]
+    elif isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
+        lines += [f"- **{k}**: {v}" for k, v in sorted(value.items())]
+    else:
+        lines += ["```", json.dumps(value, indent=1, sort_keys=True), "```"]
+    return lines + [""]
+
+
 def model_card(bundle: ModelBundle) -> str:
-    """A human-readable model card from the bundle's training record."""
+    """A human-readable model card from the bundle's training record: every entry of it
+    (sources, citations, corpora, splits, limits, the training command...), the
+    evaluation and the parameters."""
     t = bundle.training
     lines = [f"# NeuroKube seizure detector, version {bundle.version}", ""]
     lines += [t.get("summary", "No training record."), ""]
-    for title, key in (("Training data", "data"), ("Not trained on", "not_trained_on"),
-                       ("Splits", "splits"), ("Dev-set results", "dev_metrics"),
-                       ("Dev-set results by corpus", "dev_metrics_by_corpus"),
-                       ("Seeds", "seeds"), ("Library versions", "library_versions")):
+    listed = {key for _, key in CARD_SECTIONS}
+    for title, key in CARD_SECTIONS + tuple(
+            (key.replace("_", " ").capitalize(), key) for key in sorted(t)
+            if key not in listed and key not in _NOT_ON_CARD):
         if key in t:
-            lines += [f"## {title}", "", "```", json.dumps(t[key], indent=1, sort_keys=True),
-                      "```", ""]
+            lines += _card_section(title, t[key])
     if bundle.evaluation.get("markdown"):
         lines += ["## Evaluation", "", bundle.evaluation["markdown"], ""]
     lines += ["## Parameters", "", "```", json.dumps(

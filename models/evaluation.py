@@ -21,9 +21,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from neurokube.core.formats import SEIZ, Annotation, Event, biclass_label, read_annotation
+from neurokube.core.formats import (
+    SEIZ, TIME_DECIMALS, Annotation, Event, biclass_label, read_annotation)
 from neurokube.core.paths import read_bytes
-from neurokube.core.scoring import score_pairs
+from neurokube.core.scoring import ScoringError, score_pairs
 from neurokube.models.config import P3Params
 from neurokube.models.postprocess import detect_events, fuse
 
@@ -49,6 +50,13 @@ class RecordingResult:
         seizures = [(e.start_s, e.stop_s) for e in ref.events
                     if biclass_label(e.label, str(reference_path)) == SEIZ]
         with np.load(io.BytesIO(read_bytes(posteriors_path))) as data:
+            recording_s = float(data["duration_s"])
+            # As NEDC refuses a pair whose durations differ: a reference that stops short
+            # would hide every event past its end.
+            if round(recording_s, TIME_DECIMALS) != round(ref.duration_s, TIME_DECIMALS):
+                raise ScoringError(
+                    f"{reference_path}: the reference lasts {ref.duration_s} s but its "
+                    f"recording {name} lasts {recording_s} s")
             return cls(name=name, duration_s=ref.duration_s, seizures=seizures,
                        p1=data["p1"], p2=data["p2"], mask=data["mask"])
 

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import apache_beam as beam
 
+from neurokube.core.formats import AnnotationError, read_annotation
 from neurokube.core.paths import atomic_write_text, exists, join, output_path
+from neurokube.core.scoring import ScoringError
 from neurokube.models.evaluation import DEFAULT_THRESHOLDS
 from neurokube.pipelines import options as opts
 from neurokube.pipelines.console import quiet
@@ -67,6 +69,11 @@ def referenced_inputs(corpus_name: str, corpus_spec: str
     if unreferenced:
         raise opts.UsageError(f"--corpus {corpus_name}: no reference annotation beside "
                               f"{len(unreferenced)} recording(s), e.g. {unreferenced[0]}")
+    for ref in refs.values():  # a broken reference stops the job before labelling
+        try:
+            read_annotation(ref)
+        except (AnnotationError, OSError) as exc:
+            raise opts.UsageError(f"--corpus {corpus_name}: {exc}") from None
     return inputs, refs
 
 
@@ -91,7 +98,10 @@ def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str,
     for source in inputs.sources:
         post = output_path(out_dir, source.name, ".posteriors.npz")
         if exists(post):  # else a dead letter, counted in the summary
-            results.append(RecordingResult.load(source.name, refs[source.name], post))
+            try:
+                results.append(RecordingResult.load(source.name, refs[source.name], post))
+            except ScoringError as exc:
+                raise opts.UsageError(f"corpus {corpus_name}: {exc}") from None
     if not results:
         raise opts.UsageError(f"corpus {corpus_name}: no recording could be labelled")
     step_s = bundle.config.step_s

@@ -92,7 +92,8 @@ def write_report(output_dir: str, rows: list[dict[str, Any]], summary: dict[str,
     Parameters
     ----------
     rows : list of dict
-        Per recording: ``name``, ``duration_s``, ``events``, ``seizure_s``, ``max_p``.
+        Per recording: ``name``, ``duration_s``, ``events``, ``seizure_s``, ``max_p`` and
+        ``masked`` (the TCP channels not analysed).
     summary : dict
         The run's ``run.json``.
     letters : list of dict
@@ -134,13 +135,14 @@ def write_report(output_dir: str, rows: list[dict[str, Any]], summary: dict[str,
     parts.append("<h2>Recordings</h2><p class='muted'>Click a column header to sort.</p>"
                  "<table class='sortable' id='recordings'><thead><tr><th>recording</th>"
                  "<th>duration s</th><th>events</th><th>seizure s</th><th>max P(seizure)</th>"
-                 "</tr></thead><tbody>")
+                 "<th>masked channels</th></tr></thead><tbody>")
     for r in rows:
         link = f"<a href='#{html.escape(r['name'])}'>{html.escape(r['name'])}</a>" \
             if pictures and r["name"] in pictures else html.escape(r["name"])
         parts.append(f"<tr><td class='name'>{link}</td>{_cell(float(r['duration_s']))}"
                      f"{_cell(r['events'])}{_cell(float(r['seizure_s']))}"
-                     f"{_cell(float(r['max_p']), 3)}</tr>")
+                     f"{_cell(float(r['max_p']), 3)}<td class='name'>"
+                     f"{html.escape(', '.join(r.get('masked', [])) or 'none')}</td></tr>")
     parts.append("</tbody></table>")
     if scores:
         parts.append(f"<h2>Scores against the references</h2><p>{scores['files']} "

@@ -100,7 +100,7 @@ def plot_page(tcp: "TcpSignals", post: dict[str, np.ndarray], hyp: list[tuple[fl
     fig = plt.figure(figsize=(14, 2.2 + 0.42 * rows), dpi=100)
     heights = [2.2, 0.35, 0.35] + [1.0] * rows
     grid = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.08,
-                            left=0.09, right=0.99, top=0.95, bottom=0.05)
+                            left=0.09, right=0.99, top=0.93, bottom=0.05)
     _probability_panel(fig.add_subplot(grid[0]), post, t0, t1, threshold)
     _event_bar(fig.add_subplot(grid[1]), hyp, tcp.duration_s, t0, t1, "hypothesis")
     ref_ax = fig.add_subplot(grid[2])
@@ -128,8 +128,10 @@ def plot_page(tcp: "TcpSignals", post: dict[str, np.ndarray], hyp: list[tuple[fl
         if row < rows - 1:
             ax.set_xticks([])
     ax.set_xlabel("time (s)", fontsize=8)
+    masked = [n for n, kept in zip(TCP_CHANNELS, post["mask"]) if not kept]
     fig.suptitle(f"{title}   (channels band-passed; ±{2.5 * scale:.0f} µV full scale; red "
-                 "strips: P1 per channel)", fontsize=9)
+                 "strips: P1 per channel)\nmasked, not analysed: "
+                 f"{', '.join(masked) or 'none'}", fontsize=9)
     return fig
 
 
@@ -139,7 +141,7 @@ def plot_overview(post: dict[str, np.ndarray], hyp: list[tuple[float, float]],
     """The whole recording: P1 heat map of every channel, fused posterior, event bars."""
     step = float(post["step_s"])
     mask = post["mask"].astype(bool)
-    names = [n for n, m in zip(TCP_CHANNELS, mask) if m]
+    names = [n if m else f"{n} (masked)" for n, m in zip(TCP_CHANNELS, mask)]
     fig = plt.figure(figsize=(14, 7), dpi=100)
     # A narrow column of its own for the colour bar keeps every panel on one time axis.
     grid = fig.add_gridspec(4, 2, height_ratios=[2.0, 0.35, 0.35, 5.0],
@@ -153,11 +155,18 @@ def plot_overview(post: dict[str, np.ndarray], hyp: list[tuple[float, float]],
     else:
         _event_bar(ref_ax, ref, duration_s, 0.0, duration_s, "reference")
     ax = fig.add_subplot(grid[3, 0])
-    image = ax.imshow(post["p1"][mask], aspect="auto", cmap="Reds", vmin=0, vmax=1,
+    # Masked channels have no P1: grey rows, labelled so, rather than left out.
+    p1 = np.ma.masked_array(post["p1"], np.repeat(~mask[:, None], post["p1"].shape[1], 1))
+    cmap = plt.get_cmap("Reds").copy()
+    cmap.set_bad("0.8")
+    image = ax.imshow(p1, aspect="auto", cmap=cmap, vmin=0, vmax=1,
                       extent=(0, post["p1"].shape[1] * step, len(names) - 0.5, -0.5),
                       interpolation="nearest")
     ax.set_yticks(range(len(names)))
     ax.set_yticklabels(names, fontsize=7)
+    for label, kept in zip(ax.get_yticklabels(), mask):
+        if not kept:
+            label.set_color("0.45")
     ax.set_xlim(0, duration_s)
     ax.set_xlabel("time (s)", fontsize=8)
     fig.colorbar(image, cax=fig.add_subplot(grid[3, 1]), label="P1")
@@ -171,7 +180,12 @@ def _windows(duration_s, hyp, ref, page_s, start_s, length_s):
         return [(start, min(duration_s, start + (length_s or page_s)))]
     if duration_s <= page_s:
         return [(0.0, duration_s)]
-    spans = sorted(set(hyp) | set(ref or []))
+    spans = []  # a hypothesis and the reference it overlaps make one page
+    for s, e in sorted(set(hyp) | set(ref or [])):
+        if spans and s <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], e))
+        else:
+            spans.append((s, e))
     return [(max(0.0, s - EVENT_MARGIN_S), min(duration_s, max(e, s + page_s - 2 *
                                                                EVENT_MARGIN_S) + EVENT_MARGIN_S))
             for s, e in spans]

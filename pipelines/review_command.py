@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from neurokube.core.feature_spec import TCP_CHANNELS
 from neurokube.core.formats import read_annotation
 from neurokube.core.paths import exists, join, output_path, read_text
 from neurokube.core.scoring import score_pairs
@@ -42,10 +43,14 @@ def _row(results_dir, source):
     hyp = read_annotation(output_path(results_dir, source.name, ".csv_bi"))
     seiz = [e for e in hyp.events if e.label == "seiz"]
     post_path = output_path(results_dir, source.name, ".posteriors.npz")
-    max_p = float(np.max(load_posteriors(results_dir, source.name)["fused"], initial=0.0)) \
-        if exists(post_path) else float("nan")
+    max_p, masked = float("nan"), []
+    if exists(post_path):
+        post = load_posteriors(results_dir, source.name)
+        max_p = float(np.max(post["fused"], initial=0.0))
+        masked = [name for name, kept in zip(TCP_CHANNELS, post["mask"]) if not kept]
     return {"name": source.name, "duration_s": float(hyp.duration_s), "events": len(seiz),
-            "seizure_s": float(sum(e.stop_s - e.start_s for e in seiz)), "max_p": max_p}
+            "seizure_s": float(sum(e.stop_s - e.start_s for e in seiz)), "max_p": max_p,
+            "masked": masked}
 
 
 def build_report(sources: Sequence["Source"], results_dir: str, out_dir: str,

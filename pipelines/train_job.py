@@ -10,6 +10,8 @@ import argparse
 import json
 import multiprocessing
 import os
+import shlex
+import sys
 import time
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -109,6 +111,24 @@ def _as_list(specs):
     return [specs] if isinstance(specs, str) else list(specs)
 
 
+def _check_every_split_has_examples(splits: dict[str, "InputSet"], examples_dir: str) -> None:
+    """A usage error naming why, when every training (or every dev) recording became a
+    dead letter (no annotation beside it, an event outside it, ...)."""
+    letters = {}
+    for line in read_text(os.path.join(examples_dir, DEAD_LETTERS_FILE)).splitlines():
+        if line.strip():
+            letter = json.loads(line)
+            letters[letter["path"]] = letter["reason"]
+    for kind in ("train", "dev"):
+        names = [s.name for split, inputs in splits.items() if split.startswith(kind)
+                 for s in inputs.sources]
+        if names and all(name in letters for name in names):
+            raise opts.UsageError(
+                f"no {kind} recording could be used: all {len(names)} became dead letters "
+                f"({os.path.join(examples_dir, DEAD_LETTERS_FILE)}), e.g. {names[0]}: "
+                f"{letters[names[0]]}")
+
+
 def run_training(corpus: str | Sequence[str], dev: str | Sequence[str], output_dir: str,
                  examples_dir: str, beam_argv: Sequence[str] = (),
                  train_cfg: "TrainConfig | None" = None, spec: "FeatureSpec | None" = None,
@@ -133,12 +153,18 @@ def run_training(corpus: str | Sequence[str], dev: str | Sequence[str], output_d
     started = time.time()
     corpus, dev = _as_list(corpus), _as_list(dev)
     all_dev = dev + _as_list(dev_report_only)
-    splits = {split_name(kind, i): list_recordings([spec_])
-              for kind, specs in (("train", corpus), ("dev", all_dev))
-              for i, spec_ in enumerate(specs)}
+    splits = {}
+    for kind, specs in (("train", corpus), ("dev", all_dev)):
+        for i, spec_ in enumerate(specs):
+            try:
+                splits[split_name(kind, i)] = list_recordings([spec_])
+            except (OSError, ValueError) as exc:
+                flag = "--corpus" if kind == "train" else "--dev"
+                raise opts.UsageError(f"{flag} {spec_}: {exc}") from None
     os.makedirs(examples_dir, exist_ok=True)
     with beam.Pipeline(options=opts.pipeline_options(beam_argv)) as p:
         build_examples_pipeline(p, splits, examples_dir, spec, config)
+    _check_every_split_has_examples(splits, examples_dir)
     report_path = os.path.join(examples_dir, "train_report.json")
     context = multiprocessing.get_context("spawn")
     child = context.Process(target=_train_child, args=(
@@ -250,6 +276,9 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
             notes = json.loads(read_text(job.card_notes))
         except (OSError, ValueError) as exc:
             raise opts.UsageError(f"--card-notes {job.card_notes}: {exc}") from None
+    notes = dict(notes or {})
+    if os.path.basename(sys.argv[0]) == "neurokube":  # the card names how it was trained
+        notes["command"] = "neurokube " + shlex.join(sys.argv[1:])
     argv = opts.beam_argv(args, beam_argv)
     with quiet(args.log_level):
         bundle, report = run_training(

@@ -96,3 +96,31 @@ def test_evaluate_refuses_a_corpus_without_references(tmp_path, random_bundle, c
     assert status == 2
     assert "no reference annotation" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # refused before anything was labelled
+
+
+def _one_recording_corpus(tmp_path):
+    make_demo_corpus(tmp_path / "c", records=1, minutes=1.0, seed=1, rates=(256,))
+    return next((tmp_path / "c").rglob("*.csv_bi"))
+
+
+def test_evaluate_refuses_a_broken_reference_before_labelling(tmp_path, random_bundle,
+                                                              capsys):
+    ref = _one_recording_corpus(tmp_path)
+    ref.write_text(ref.read_text() + "TERM,10.0000,999.0000,seiz,1.0000\n")
+    status = main(["evaluate", "--model", str(random_bundle), "--corpus",
+                   f"x={tmp_path / 'c' / 'edf'}", "--output", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert status == 2 and ref.name in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_evaluate_refuses_a_reference_whose_duration_is_not_the_recordings(
+        tmp_path, random_bundle, capsys):
+    """A reference that stops short would hide every false alarm past its end."""
+    ref = _one_recording_corpus(tmp_path)
+    ref.write_text(ref.read_text().replace("# duration = 60.0000 secs",
+                                           "# duration = 30.0000 secs"))
+    status = main(["evaluate", "--model", str(random_bundle), "--corpus",
+                   f"x={tmp_path / 'c' / 'edf'}", "--output", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert status == 2 and "lasts 30.0 s but its recording" in err and "60.0 s" in err

@@ -58,7 +58,21 @@ def test_bundle_round_trip_and_card(two_runs):
     assert "tensorflow" in training["library_versions"]
     card = (root / "model_a/MODEL_CARD.md").read_text()
     assert bundle.version in card and "Dev-set results" in card
+    assert "## Not trained on\n\n- TUSZ\n" in card  # every record entry reaches the card
     assert report["p1_windows"] > 0 and report["p2_windows"] > 0
+
+
+def test_the_shipped_cards_cite_their_sources_and_training_command():
+    import pathlib
+    for name in ("reference", "reference_causal"):
+        folder = pathlib.Path(__file__).resolve().parents[1] / "models" / name
+        card = (folder / "MODEL_CARD.md").read_text()
+        bundle = ModelBundle.load(folder, with_models=False)
+        from neurokube.models.bundle import model_card
+        assert card == model_card(bundle)  # the card is its record, rendered
+        assert "Andrzejak RG" in card and "Schalk G" in card and "Shoeb A" in card
+        assert f"--output {name} " in card and "neurokube train --corpus" in card
+        assert "nor patient-independent" in card
 
 
 def test_altered_bundle_is_refused(two_runs, tmp_path):
@@ -173,3 +187,23 @@ def test_causal_training_inputs_are_its_inference_inputs(corpora):
                                                              c.hi_step - c.offset_step]
                                for c in chunks], axis=1)
     np.testing.assert_allclose(trained_on, labelled, atol=1e-4)
+
+
+def test_training_inputs_that_cannot_be_used_are_clear_errors(corpora, tmp_path, capsys):
+    """No annotation beside any training recording, or an empty corpus: one line, exit 2,
+    before any training process starts."""
+    import shutil
+    from neurokube.pipelines.cli import main
+    bare = tmp_path / "bare"
+    shutil.copytree(corpora / "train/edf", bare)
+    for ref in bare.rglob("*.csv*"):
+        ref.unlink()
+    (tmp_path / "empty").mkdir()
+    for corpus, expected in ((bare, "no train recording could be used: all 3 became dead "
+                                    "letters"),
+                             (tmp_path / "empty", "--corpus")):
+        status = main(["train", "--corpus", str(corpus), "--dev", str(corpora / "dev/edf"),
+                       "--output", str(tmp_path / "model"), "--direct_running_mode=in_memory"])
+        err = capsys.readouterr().err
+        assert status == 2 and expected in err and "Traceback" not in err, err
+        assert not (tmp_path / "model").exists()

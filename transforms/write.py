@@ -38,12 +38,12 @@ EVENTS_SIDECAR = {
     "onset": {"Description": "Onset of the event from the beginning of the recording",
               "Units": "s"},
     "duration": {"Description": "Duration of the event", "Units": "s"},
-    "eventType": {"Description": "HED-SCORE label: sz (seizure) or bckg (no seizure found)"},
+    "eventType": {"Description": "HED-SCORE label of the event",
+                  "Levels": {"sz": "Seizure", "bckg": "Background: no seizure found"}},
     "confidence": {"Description": "Mean fused seizure posterior over the event (0 to 1)"},
     "channels": {"Description": "Channels involved (n/a: term-level event)"},
     "dateTime": {"Description": "Start date and time of the recording; onsets count from it"},
     "recordingDuration": {"Description": "Duration of the recording", "Units": "s"},
-    "GeneratedBy": {"Name": "NeuroKube"},
 }
 
 
