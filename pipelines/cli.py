@@ -43,7 +43,13 @@ _BEAM_SUBCOMMANDS = {"featurize", "label", "stream", "train", "evaluate"}
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with a usage error as one line (``neurokube <command>: error: ...``)."""
+    """argparse, with a usage error as one line (``neurokube <command>: error: ...``), and
+    no abbreviated flags: Beam's ``--runner`` must reach Beam, not read as
+    ``--runner_config``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")

@@ -25,7 +25,7 @@ from neurokube.pipelines.console import (
     Progress, print_dead_letters, print_results_table, quiet)
 from neurokube.pipelines.run_files import (
     RUN_FILE, finish_run, prepare_output, remove_stale_results, run_dead_letters, run_folder)
-from neurokube.transforms.detect import DetectSeizures, PrepareModelInputs
+from neurokube.transforms.detect import DetectSeizures, PrepareModelInputs, detections
 from neurokube.transforms.featurize import ReadSources
 from neurokube.transforms.fingerprint import SKIPPED, FingerprintRecordings
 from neurokube.transforms.stages import DEAD_LETTER, MAIN, flatten_dead_letters
@@ -92,15 +92,16 @@ def build_label_pipeline(p: beam.Pipeline, inputs: "InputSet", output_dir: str,
         bundle.feature_spec, bundle.config, chunk_s, max(chunk_s, whole_max_s))
     found = prepared[MAIN] | "Detect" >> DetectSeizures(handler, bundle.p3,
                                                         bundle.config.step_s)
-    written = found[MAIN] | "Write" >> WriteDetections(output_dir, formats, meta,
-                                                       bundle.config.step_s, bundle.p3)
-    dead = flatten_dead_letters("AllDeadLetters", accepted, todo, prepared, found, written)
+    parts = detections(found, "Write", WriteDetections(output_dir, formats, meta,
+                                                       bundle.config.step_s, bundle.p3))
+    written = [part[MAIN] for part in parts] | "AllWritten" >> beam.Flatten()
+    dead = flatten_dead_letters("AllDeadLetters", accepted, todo, prepared, found, *parts)
     records = run_folder(output_dir, run_id)
     _ = dead | "WriteDeadLetters" >> WriteDeadLetters(records)
-    hours = written[MAIN] | "EegHours" >> beam.Map(lambda kv: kv[1] / 3600.0)
+    hours = written | "EegHours" >> beam.Map(lambda kv: kv[1] / 3600.0)
     recordings_failed = (dead | "FailedPaths" >> beam.Map(lambda d: d.path)
                          | "DistinctFailed" >> beam.Distinct())
-    _ = ({"results": written[MAIN], "dead_letters": recordings_failed,
+    _ = ({"results": written, "dead_letters": recordings_failed,
           SKIPPED: todo[SKIPPED]}
          | "Summary" >> WriteRunSummary(join(records, RUN_FILE), {
              "inputs": len(inputs), "incremental": bool(incremental),
@@ -110,7 +111,7 @@ def build_label_pipeline(p: beam.Pipeline, inputs: "InputSet", output_dir: str,
              "versions": {"neurokube": __version__, "apache_beam": beam.__version__,
                           "python": platform.python_version()}},
              sums={"eeg_hours": hours}))
-    return {MAIN: written[MAIN], DEAD_LETTER: dead, SKIPPED: todo[SKIPPED]}
+    return {MAIN: written, DEAD_LETTER: dead, SKIPPED: todo[SKIPPED]}
 
 
 class LabelOptions(opts.JobOptions):
@@ -164,9 +165,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
+def job_handler(job: LabelOptions, bundle_dir: str) -> "DetectorModelHandler":
+    """The inference handler a ``label`` command's options ask for."""
+    from neurokube.models.handler import DetectorModelHandler
+    return DetectorModelHandler(bundle_dir, p1_batch_windows=job.p1_batch_windows,
+                                p2_batch_windows=job.p2_batch_windows,
+                                max_batch_size=job.max_batch_size,
+                                large_model=job.large_model, model_copies=job.model_copies,
+                                device=job.device, engine=job.engine)
+
+
 def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     """Run ``neurokube label``; returns the exit status (see :mod:`.run_files`)."""
-    from neurokube.models.handler import DetectorModelHandler
     job = LabelOptions.from_command(args)
     bundle_dir, bundle = opts.load_bundle(job.model)
     inputs = opts.list_inputs(job.input)
@@ -175,11 +185,7 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     if opts.is_dry_run(argv):
         return dry_run(job, args.log_level, inputs, bundle_dir, bundle, formats, argv)
     run_id = prepare_output(job.output, inputs, job.overwrite)
-    handler = DetectorModelHandler(bundle_dir, p1_batch_windows=job.p1_batch_windows,
-                                   p2_batch_windows=job.p2_batch_windows,
-                                   max_batch_size=job.max_batch_size,
-                                   large_model=job.large_model, model_copies=job.model_copies,
-                                   device=job.device, engine=job.engine)
+    handler = job_handler(job, bundle_dir)
     # Input specs by their last part only: full paths can name patients or wards.
     record = {"input": [os.path.basename(str(i).rstrip("/")) for i in job.input],
               "model": job.model or "reference", "formats": formats,
@@ -210,13 +216,14 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
 def dry_run(job: LabelOptions, log_level: str, inputs: "InputSet", bundle_dir: str,
             bundle: "ModelBundle", formats: list[str], argv: list[str]) -> int:
     """Build the job for its runner (Dataflow: the job description) without running it:
-    no output is touched and no credential is looked up."""
-    from neurokube.models.handler import DetectorModelHandler
+    no output is touched and no credential is looked up. The job is the one the command
+    would run: the same handler settings (device, batch sizes, model copies) and steps."""
     with quiet(log_level):
         p = beam.Pipeline(options=opts.pipeline_options(argv))
-        build_label_pipeline(p, inputs, job.output, bundle, DetectorModelHandler(bundle_dir),
+        build_label_pipeline(p, inputs, job.output, bundle, job_handler(job, bundle_dir),
                              formats=formats, chunk_s=job.chunk_s,
-                             whole_max_s=job.whole_max_s, run_id="dry-run")
+                             whole_max_s=job.whole_max_s, run_id="dry-run",
+                             incremental=job.incremental)
         p.run().wait_until_finish()
     print(f"dry run: the label job for {len(inputs)} recordings was built for "
           f"{argv[0] if argv else 'the default runner'} and not run; nothing was written")

@@ -126,6 +126,15 @@ def find_runner_config(name_or_path: str) -> Path:
         "or give a path to a YAML file")
 
 
+def check_runner(name: str, where: str) -> None:
+    """Refuse a runner Beam does not know (a misspelled ``DirectRuner``) before any job."""
+    from apache_beam.runners.runner import create_runner
+    try:
+        create_runner(name)
+    except (ValueError, ImportError) as exc:
+        raise RunnerConfigError(f"{where}: runner {name!r}: {exc}") from None
+
+
 def load_runner_config(name_or_path: str) -> dict[str, Any]:
     """Read and validate a configuration; return its ``options`` mapping.
 
@@ -148,6 +157,7 @@ def load_runner_config(name_or_path: str) -> dict[str, Any]:
         raise RunnerConfigError(f"{path}: 'options' must be a mapping of Beam options")
     if "runner" not in options:
         raise RunnerConfigError(f"{path}: 'options' must set 'runner'")
+    check_runner(str(options["runner"]), str(path))
     actions = _beam_option_actions()
     not_beam = sorted(k for k in options if _dest_of(str(k), actions) is None)
     if not_beam:
@@ -211,6 +221,11 @@ def resolve_beam_args(runner_config: Optional[str],
     """
     explicit = list(explicit_args or [])
     explicit, from_args = _pop_runner_config(explicit)
+    for k, token in enumerate(explicit):
+        if token == "--runner" and k + 1 < len(explicit):
+            check_runner(explicit[k + 1], "--runner")
+        elif token.startswith("--runner="):
+            check_runner(token.split("=", 1)[1], "--runner")
     runner_config = runner_config or from_args
     if not runner_config:
         return explicit

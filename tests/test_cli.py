@@ -87,3 +87,10 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
         text=True, timeout=120)
     assert done.stdout == "SEIZ resul"
     assert done.stderr == ""
+
+
+def test_beams_runner_flag_is_not_taken_for_runner_config():
+    from neurokube.pipelines.cli import build_parser
+    args, extra = build_parser().parse_known_args(
+        ["label", "--input", "x", "--output", "y", "--runner=DirectRunner"])
+    assert extra == ["--runner=DirectRunner"] and args.runner_config == "direct"

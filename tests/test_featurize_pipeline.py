@@ -69,7 +69,7 @@ def mixed_corpus(make_edf, tmp_path):
     bad[missing] = "list"
     listing = tmp_path / "recordings.list"
     listing.write_text("\n".join([*map(str, good), *bad]) + "\n")
-    root = str(tmp_path / "corpus") + "/"
+    root = str(tmp_path) + "/"  # names count from the list's folder
     names = {url: url[len(root):] for url in [*map(str, good), *bad]}
     return listing, [names[str(g)] for g in good], {names[k]: v for k, v in bad.items()}
 
@@ -108,7 +108,7 @@ def test_feature_files_hold_what_the_issue_lists(mixed_corpus, tmp_path):
     run_featurize(list_recordings(str(listing)), out)
     for name in good:
         f = read_feature_file(out / name.replace(".edf", ".npz"))
-        with open_recording(str(tmp_path / "corpus" / name), SPEC) as src:
+        with open_recording(str(tmp_path / name), SPEC) as src:
             tcp = to_tcp(src.read(), src.labels, src.fs_hz, SPEC, name, plan=src.plan)
         expected = lfcc(bandpass(tcp.data_uv, SPEC), SPEC)
         np.testing.assert_array_equal(f["features"], expected[f["mask"][tcp.mask]])

@@ -24,7 +24,7 @@ def test_list_entries_with_dotdot_stay_under_the_output(make_edf, tmp_path, rand
     out = tmp_path / "out"
     assert _label([listing], out, random_bundle) == 0
     written = [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.csv_bi")]
-    assert written == ["out/x.csv_bi"]
+    assert written == ["out/top/x.csv_bi"]  # named from the list's folder, normalised
 
 
 def test_colliding_names_get_distinct_outputs(make_edf, tmp_path, random_bundle, monkeypatch):
@@ -199,3 +199,25 @@ def test_the_result_record_names_the_masked_channels(make_edf, tmp_path, random_
     records = {p.name: json.loads(p.read_text()) for p in out.glob("*.result.json")}
     assert records["ears.result.json"]["masked_channels"] == []
     assert records["no_ears.result.json"]["masked_channels"] == ["A1-T3", "T4-A2"]
+
+
+def test_adding_a_list_entry_renames_no_other_recording(tmp_path, monkeypatch):
+    from neurokube.core.sources import list_recordings
+    for rel in ("corpA/s1/a.edf", "corpA/s1/b.edf", "corpA/new/c.edf", "elsewhere/d.edf"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"0")
+    monkeypatch.chdir(tmp_path)
+
+    def names(*entries, where=tmp_path / "l.list", spec=None):
+        where.write_text("".join(f"{e}\n" for e in entries))
+        return [s.name for s in list_recordings([spec or str(where)]).sources]
+
+    first = names("corpA/s1/a.edf", "corpA/s1/b.edf", spec="l.list")
+    assert first == ["corpA/s1/a.edf", "corpA/s1/b.edf"]
+    assert set(names("corpA/s1/a.edf", "corpA/s1/b.edf", "corpA/new/c.edf",
+                     spec="l.list")) == {*first, "corpA/new/c.edf"}
+    absolute = [str(tmp_path / e) for e in ("corpA/s1/a.edf", "corpA/new/c.edf")]
+    assert names(*absolute) == ["corpA/new/c.edf", "corpA/s1/a.edf"]
+    # Entries outside the list's folder are named from the folder they share.
+    assert names(str(tmp_path / "elsewhere/d.edf"),
+                 where=tmp_path / "corpA" / "l.list") == ["d.edf"]

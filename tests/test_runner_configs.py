@@ -1,5 +1,6 @@
 """Runner configurations: lookup by name and path, override precedence, clear errors."""
 import argparse
+from pathlib import Path
 
 import pytest
 import yaml
@@ -151,6 +152,7 @@ def test_application_flags_are_rejected(write_config):
     ("options: {direct_num_workers: 2}\n", "must set 'runner'"),
     ("options: [runner]\n", "must be a mapping"),
     ("options: {runner: [unclosed\n", "not valid YAML"),
+    ("options: {runner: DirectRuner}\n", "runner 'DirectRuner': Unexpected pipeline runner"),
 ])
 def test_malformed_files(tmp_path, content, match):
     path = tmp_path / "bad.yaml"
@@ -197,6 +199,9 @@ def test_kubernetes_and_schedule_manifests():
     cmd = job["command"] + job["args"]
     assert cmd[:5] == ["neurokube", "label", "--incremental", "--runner_config",
                        "flink_kubernetes"]
+    model = cmd[cmd.index("--model") + 1]  # a bundle folder the image holds
+    assert model.startswith("/opt/neurokube/models/")
+    assert (root.parent / model.removeprefix("/opt/neurokube/") / "bundle.json").is_file()
 
     template = json.loads((root / "dataflow" / "flex_template.json").read_text())
     assert template["sdkInfo"]["language"] == "PYTHON"
@@ -205,3 +210,26 @@ def test_kubernetes_and_schedule_manifests():
     schedule = yaml.safe_load((root / "dataflow" / "scheduler.yaml").read_text())
     assert schedule["httpTarget"]["uri"].endswith("/flexTemplates:launch")
     assert schedule["httpTarget"]["body"]["launchParameter"]["parameters"]["incremental"] == "true"
+
+
+def test_a_misspelled_runner_flag_is_refused_before_any_job():
+    with pytest.raises(RunnerConfigError, match="--runner: runner 'DirectRuner'"):
+        resolve_beam_args("direct", ["--runner=DirectRuner"])
+    with pytest.raises(RunnerConfigError, match="--runner: runner 'Nope'"):
+        resolve_beam_args(None, ["--runner", "Nope"])
+
+
+def test_the_flex_template_runs_the_gpu_engine_on_gpu_workers():
+    import importlib.util
+    path = Path(rc.__file__).resolve().parents[1] / "runner_configs" / "dataflow" / "flex_main.py"
+    spec = importlib.util.spec_from_file_location("flex_main", path)
+    flex = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(flex)
+    base = ["--input=gs://c/*.edf", "--output=gs://o/"]
+    default = flex.label_argv(base + ["--incremental=true"])
+    assert default[:3] == ["label", "--runner_config", "dataflow_gpu"]
+    assert default[-4:] == ["--device", "GPU", "--model_copies", "1"]
+    assert "--incremental" in default
+    assert "--device" not in flex.label_argv(base + ["--runner_config=dataflow_cpu"])
+    assert flex.label_argv(base + ["--device=CPU"]).count("--device=CPU") == 1
+    assert "GPU" not in flex.label_argv(base + ["--device=CPU"])

@@ -4,6 +4,7 @@ Example Usage::
 
     inputs = paths | PrepareModelInputs(spec, config, chunk_s=1200, whole_max_s=3600)
     found = inputs[MAIN] | DetectSeizures(handler, p3_params)
+    written = detections(found, "Write", WriteDetections(out, formats, meta))
 """
 import dataclasses
 import pickle
@@ -186,10 +187,24 @@ def _unique_chunks(chunks):
     return list({c.chunk: c for c in sorted(chunks, key=lambda c: c.chunk)}.values())
 
 
+WHOLE, CHUNKED = "whole", "chunked"
+
+
+def detections(found: dict[str, beam.PCollection], label: str,
+               transform: beam.PTransform) -> list[dict[str, beam.PCollection]]:
+    """``transform`` applied to each detection output of :class:`DetectSeizures`."""
+    return [found[part] | f"{label}{part.capitalize()}" >> transform
+            for part in (WHOLE, CHUNKED)]
+
+
 class DetectSeizures(beam.PTransform):
     """:class:`ModelInput` -> :class:`Detection` through RunInference and P3.
 
-    Returns ``{MAIN: detections, DEAD_LETTER: inference and post-processing failures}``.
+    Returns ``{WHOLE: detections of recordings processed whole, CHUNKED: detections of
+    recordings processed in chunks, DEAD_LETTER: inference and post-processing failures}``.
+    Consume the two detection outputs apart (:func:`detections`): Beam's local runner
+    runs whatever follows a Flatten only once every input of it is complete, which would
+    hold every result back until the last chunk of the job.
 
     Example Usage::
 
@@ -209,12 +224,21 @@ class DetectSeizures(beam.PTransform):
             "inference", unwrap_inference, output_type=typing.Tuple[str, ChunkPosteriors])
         batch_letters = failed.failed_inferences | "FailedBatches" >> beam.FlatMap(
             _failed_batch_letters)
-        assembled = (split[MAIN]
-                     | "GroupChunks" >> beam.GroupByKey()
-                     | "FuseAndDetect" >> Stage("postprocess", _AssembleOne(self._p3, self._step_s),
-                                                output_type=Detection))
-        dead = flatten_dead_letters("FlattenDeadLetters", split, batch_letters, assembled)
-        return {MAIN: assembled[MAIN], DEAD_LETTER: dead}
+        # A recording processed whole (most are) goes straight on, so its result can be
+        # written as soon as its inference is done; only chunked ones wait for a grouping,
+        # which batch runners complete after every chunk of the job.
+        whole, chunked = split[MAIN] | "WholeOrChunked" >> beam.Partition(
+            lambda element, _: 0 if element[1].n_chunks == 1 else 1, 2)
+        detect = Stage("postprocess", _AssembleOne(self._p3, self._step_s),
+                       output_type=Detection)
+        from_whole = (whole | "AsOneChunk" >> beam.MapTuple(lambda path, chunk: (path, [chunk]))
+                      | "FuseAndDetect" >> detect)
+        from_chunks = (chunked | "GroupChunks" >> beam.GroupByKey()
+                       | "FuseAndDetectChunked" >> detect)
+        dead = flatten_dead_letters("FlattenDeadLetters", split, batch_letters, from_whole,
+                                    from_chunks)
+        return {WHOLE: from_whole[MAIN], CHUNKED: from_chunks[MAIN], DEAD_LETTER: dead}
 
 
-__all__ = ["ChunkPosteriors", "Detection", "DetectSeizures", "ModelInput", "PrepareModelInputs"]
+__all__ = ["CHUNKED", "WHOLE", "ChunkPosteriors", "Detection", "DetectSeizures", "ModelInput",
+           "PrepareModelInputs", "detections"]

@@ -8,7 +8,8 @@ single recording, or a list file (``.list``/``.txt``/``.lst``, one path or URL p
 built, and sorted, so every run sees the same recordings in the same order.
 
 Every entry found is a :class:`Source`: where to read it (``url``) and its ``name``, the
-path relative to the input root with ``/`` separators, which names its outputs, its
+path relative to the input root (for a list file, the list's folder when every entry
+lies below it, else the deepest folder its entries share) with ``/`` separators, which names its outputs, its
 dead letter and its log lines (absolute paths, which can carry patients' names in
 clinical folder trees, never appear unless asked for). Names never escape the output
 folder (``..`` parts are dropped) and never collide: when two recordings would name their
@@ -201,6 +202,19 @@ def _walk_local(folder: str):
     return found
 
 
+def _list_root(list_spec: str, urls: Sequence[str]) -> str:
+    """What a list file's entries are named relative to: the list's folder when every
+    entry lies below it (as written), so that adding an entry renames none of the others;
+    else the deepest folder the entries share."""
+    spec = list_spec.replace("\\", "/")
+    folder = spec.rsplit("/", 1)[0] if "/" in spec else ""
+    if folder:
+        inside = all(u.replace("\\", "/").startswith(folder + "/") for u in urls)
+    else:  # a list in the working folder: entries relative to it, none above it
+        inside = all(not u.startswith(("/", "..")) and "://" not in u for u in urls)
+    return folder if inside else common_root(urls)
+
+
 def _expand(spec: str):
     """(root, [(url, problem)]) of one input spec."""
     if _is_list_file(spec):
@@ -216,7 +230,7 @@ def _expand(spec: str):
             problem = _local_problem(local_path(url)) if is_local(url) else (
                 None if exists(url) else "no such object")
             found.append((url, problem))
-        return common_root(urls), found
+        return _list_root(spec, urls), found
     if any(c in spec for c in _GLOB_CHARS):
         root = _glob_root(spec)
         if is_local(spec):

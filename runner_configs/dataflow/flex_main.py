@@ -2,7 +2,8 @@
 
 The launcher calls this file with the template parameters as ``--name=value`` flags;
 ``--incremental=true|false`` becomes the ``--incremental`` switch (or nothing), and the
-runner settings come from ``--runner_config`` (``dataflow_gpu`` unless given).
+runner settings come from ``--runner_config`` (``dataflow_gpu`` unless given), whose
+workers run the GPU engine (``--device GPU --model_copies 1``) unless ``--device`` is given.
 """
 import sys
 
@@ -18,8 +19,15 @@ def label_argv(argv):
                 out.append("--incremental")
             continue
         out.append(arg)
-    if not any(a.split("=", 1)[0] in ("--runner_config", "--runner-config") for a in out):
+    flags = {a.split("=", 1)[0] for a in out}
+    if not flags & {"--runner_config", "--runner-config"}:
         out = ["--runner_config", "dataflow_gpu"] + out
+    gpu = any(a in ("--runner_config=dataflow_gpu", "--runner-config=dataflow_gpu")
+              or (a == "dataflow_gpu" and k and out[k - 1] in ("--runner_config",
+                                                               "--runner-config"))
+              for k, a in enumerate(out))
+    if gpu and "--device" not in flags:  # the GPU workers' engine: one model copy each
+        out += ["--device", "GPU", "--model_copies", "1"]
     return ["label"] + out
 
 
