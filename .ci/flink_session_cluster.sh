@@ -215,11 +215,16 @@ taskmanager.host: localhost
 rest.address: localhost
 rest.bind-address: localhost
 rest.port: $2
-# Small enough for a 2-core CI machine: 1 GiB JobManager, 1.25 GiB per TaskManager
+# Small enough for a 2-core CI machine: 1 GiB JobManager, 1.5 GiB per TaskManager
 # (the Python SDK harness runs outside Flink, in the Beam worker pool).
 jobmanager.memory.process.size: 1024m
-taskmanager.memory.process.size: 1280m
+taskmanager.memory.process.size: 1536m
 taskmanager.memory.managed.size: 128m
+# The label job's graph (whole and chunked recordings written apart, dead letters of
+# every step flattened) needs about 512 network buffers in one task; the default 10 %
+# of a small TaskManager (~2,600 buffers for every task of the slot) ran short.
+taskmanager.memory.network.min: 256m
+taskmanager.memory.network.max: 256m
 taskmanager.numberOfTaskSlots: $4
 parallelism.default: $(( $4 * $5 ))
 io.tmp.dirs: $inst/tmp

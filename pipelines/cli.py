@@ -85,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with bounded_wind_down(WIND_DOWN_S):
             parser = build_parser()  # imports Beam: a Ctrl-C meanwhile is caught below
             args, extra = parser.parse_known_args(argv)
+            args.command_line = list(argv)  # as given, for records such as a model card
             if extra and args.command not in _BEAM_SUBCOMMANDS:
                 parser.error(f"unrecognized arguments: {' '.join(extra)}")
             logging.basicConfig(level=getattr(logging, args.log_level),

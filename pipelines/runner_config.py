@@ -131,7 +131,7 @@ def check_runner(name: str, where: str) -> None:
     from apache_beam.runners.runner import create_runner
     try:
         create_runner(name)
-    except (ValueError, ImportError) as exc:
+    except (ValueError, ImportError, AttributeError) as exc:  # a.b.NoSuchRunner
         raise RunnerConfigError(f"{where}: runner {name!r}: {exc}") from None
 
 

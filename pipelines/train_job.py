@@ -257,6 +257,18 @@ def _json_fields(path, flag, cls, **overrides):
         raise opts.UsageError(f"{flag} {path}: {exc}") from None
 
 
+def recorded_command(argv: Sequence[str]) -> str:
+    """The command line as a card records it: absolute paths cut to their last part
+    (``.../edf``), since full paths can name patients or wards."""
+    def short(value):
+        return ".../" + os.path.basename(value.rstrip("/")) if value.startswith("/") else value
+    tokens = []
+    for token in argv:
+        flag, eq, value = token.partition("=")
+        tokens.append(f"{flag}={short(value)}" if eq and flag.startswith("--") else short(token))
+    return "neurokube " + shlex.join(tokens)
+
+
 def settings(job: "TrainOptions") -> tuple[Any, Any, Any]:
     """(TrainConfig, ModelConfig, FeatureSpec) of a ``train`` command's options."""
     from neurokube.models.config import ModelConfig
@@ -277,8 +289,7 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
         except (OSError, ValueError) as exc:
             raise opts.UsageError(f"--card-notes {job.card_notes}: {exc}") from None
     notes = dict(notes or {})
-    if os.path.basename(sys.argv[0]) == "neurokube":  # the card names how it was trained
-        notes["command"] = "neurokube " + shlex.join(sys.argv[1:])
+    notes["command"] = recorded_command(getattr(args, "command_line", sys.argv[1:]))
     argv = opts.beam_argv(args, beam_argv)
     with quiet(args.log_level):
         bundle, report = run_training(

@@ -45,10 +45,11 @@ def test_colliding_names_get_distinct_outputs(make_edf, tmp_path, random_bundle,
                   "--formats", "csv_bi,events_tsv") == 0
     sources = {p.name: json.loads(p.read_text())["source"]
                for p in (tmp_path / "o2").rglob("*.result.json")}
+    # The BIDS recording keeps its name beside its plain twin, in either order of arrival.
     assert sources == {"x.result.json": "x.edf", "x~2.result.json": "x~2.EDF",
-                       "y.result.json": "y.edf", "y_eeg~2.result.json": "y_eeg~2.edf"}
+                       "y_eeg.result.json": "y_eeg.edf", "y~2.result.json": "y~2.edf"}
     assert sorted(p.name for p in (tmp_path / "o2").glob("*_events.tsv")) == [
-        "x_events.tsv", "x~2_events.tsv", "y_eeg~2_events.tsv", "y_events.tsv"]
+        "x_events.tsv", "x~2_events.tsv", "y_events.tsv", "y~2_events.tsv"]
     run = json.loads((tmp_path / "o2/run.json").read_text())
     assert run["inputs"] == run["results"] == 4
 
@@ -214,8 +215,9 @@ def test_adding_a_list_entry_renames_no_other_recording(tmp_path, monkeypatch):
 
     first = names("corpA/s1/a.edf", "corpA/s1/b.edf", spec="l.list")
     assert first == ["corpA/s1/a.edf", "corpA/s1/b.edf"]
-    assert set(names("corpA/s1/a.edf", "corpA/s1/b.edf", "corpA/new/c.edf",
-                     spec="l.list")) == {*first, "corpA/new/c.edf"}
+    for spec in ("l.list", "./l.list", str(tmp_path / "l.list")):  # however it is typed
+        assert set(names("corpA/s1/a.edf", "./corpA/s1/b.edf", "corpA/new/c.edf",
+                         spec=spec)) == {*first, "corpA/new/c.edf"}
     absolute = [str(tmp_path / e) for e in ("corpA/s1/a.edf", "corpA/new/c.edf")]
     assert names(*absolute) == ["corpA/new/c.edf", "corpA/s1/a.edf"]
     # Entries outside the list's folder are named from the folder they share.

@@ -217,6 +217,9 @@ def test_a_misspelled_runner_flag_is_refused_before_any_job():
         resolve_beam_args("direct", ["--runner=DirectRuner"])
     with pytest.raises(RunnerConfigError, match="--runner: runner 'Nope'"):
         resolve_beam_args(None, ["--runner", "Nope"])
+    with pytest.raises(RunnerConfigError, match="DirectRuner"):
+        resolve_beam_args(None, ["--runner=apache_beam.runners.direct.DirectRuner"])
+    resolve_beam_args(None, ["--runner=apache_beam.runners.direct.DirectRunner"])
 
 
 def test_the_flex_template_runs_the_gpu_engine_on_gpu_workers():
@@ -233,3 +236,5 @@ def test_the_flex_template_runs_the_gpu_engine_on_gpu_workers():
     assert "--device" not in flex.label_argv(base + ["--runner_config=dataflow_cpu"])
     assert flex.label_argv(base + ["--device=CPU"]).count("--device=CPU") == 1
     assert "GPU" not in flex.label_argv(base + ["--device=CPU"])
+    mine = flex.label_argv(base + ["--model_copies=2"])  # the user's value stays
+    assert "--model_copies=2" in mine and "1" not in mine

@@ -207,3 +207,10 @@ def test_training_inputs_that_cannot_be_used_are_clear_errors(corpora, tmp_path,
         err = capsys.readouterr().err
         assert status == 2 and expected in err and "Traceback" not in err, err
         assert not (tmp_path / "model").exists()
+
+
+def test_the_recorded_train_command_names_no_full_path():
+    from neurokube.pipelines.train_job import recorded_command
+    assert recorded_command(["train", "--corpus", "/data/ward7/Doe_J/edf", "mix/x.list",
+                             "--output=/srv/models/new", "--seed", "3"]) == (
+        "neurokube train --corpus .../edf mix/x.list --output=.../new --seed 3")

@@ -122,10 +122,12 @@ def safe_name(path: str, root: str) -> str:
     return "/".join(parts) or "recording"
 
 
-def named_later(name: str) -> bool:
+def named_later(name: str) -> tuple[bool, bool]:
     """Key of the order names are given in: a lower-case ``.edf`` before its twins
-    (``x.EDF``, ``x.bdf``), so a twin added later never moves a labelled EDF's outputs."""
-    return not name.endswith(".edf")
+    (``x.EDF``, ``x.bdf``), and a BIDS ``x_eeg`` before a plain ``x``, so a twin added
+    later never moves a labelled recording's outputs."""
+    stem = name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
+    return not name.endswith(".edf"), bids_stem(stem) == stem
 
 
 def unique_names(names: Sequence[str]) -> list[str]:
@@ -139,10 +141,10 @@ def unique_names(names: Sequence[str]) -> list[str]:
         if not dot or "/" in suffix:
             stem, dot, suffix = name, "", ""
         candidate, k = stem, 1
-        while bids_stem(candidate.lower()) in taken:
+        while bids_stem(candidate).lower() in taken:
             k += 1
             candidate = f"{stem}~{k}"
-        taken.add(bids_stem(candidate.lower()))
+        taken.add(bids_stem(candidate).lower())
         out.append(f"{candidate}{dot}{suffix}")
     return out
 
@@ -206,12 +208,9 @@ def _list_root(list_spec: str, urls: Sequence[str]) -> str:
     """What a list file's entries are named relative to: the list's folder when every
     entry lies below it (as written), so that adding an entry renames none of the others;
     else the deepest folder the entries share."""
-    spec = list_spec.replace("\\", "/")
-    folder = spec.rsplit("/", 1)[0] if "/" in spec else ""
-    if folder:
-        inside = all(u.replace("\\", "/").startswith(folder + "/") for u in urls)
-    else:  # a list in the working folder: entries relative to it, none above it
-        inside = all(not u.startswith(("/", "..")) and "://" not in u for u in urls)
+    spec = os.path.abspath(local_path(list_spec)) if is_local(list_spec) else list_spec
+    folder = spec.replace("\\", "/").rsplit("/", 1)[0]
+    inside = all(u.replace("\\", "/").startswith(folder + "/") for u in urls)
     return folder if inside else common_root(urls)
 
 
@@ -224,6 +223,9 @@ def _expand(spec: str):
                 if line.strip() and not line.strip().startswith("#")]
         if not urls:
             raise FileNotFoundError(f"list file names no recordings: {spec}")
+        # Local entries count from the working folder; made absolute, a list names its
+        # recordings alike however its path or theirs is written.
+        urls = [os.path.abspath(local_path(u)) if is_local(u) else u for u in urls]
         urls = list(dict.fromkeys(urls))  # a path listed twice is one recording
         found = []
         for url in urls:

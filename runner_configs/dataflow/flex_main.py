@@ -26,8 +26,10 @@ def label_argv(argv):
               or (a == "dataflow_gpu" and k and out[k - 1] in ("--runner_config",
                                                                "--runner-config"))
               for k, a in enumerate(out))
-    if gpu and "--device" not in flags:  # the GPU workers' engine: one model copy each
-        out += ["--device", "GPU", "--model_copies", "1"]
+    if gpu and "--device" not in flags:  # the GPU workers' engine
+        out += ["--device", "GPU"]
+    if gpu and "--model_copies" not in flags:  # one model copy per GPU worker
+        out += ["--model_copies", "1"]
     return ["label"] + out
 
 
