@@ -90,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error(f"unrecognized arguments: {' '.join(extra)}")
             logging.basicConfig(level=getattr(logging, args.log_level),
                                 format="%(levelname)s %(name)s: %(message)s")
+            if args.log_level != "DEBUG":  # "Really destroying service" at exit (Flink)
+                logging.getLogger("apache_beam.utils.subprocess_server").setLevel(
+                    logging.ERROR)
             return args.run(args, extra) or 0
     except UsageError as exc:
         print(f"neurokube{' ' + command if command else ''}: error: {exc}", file=sys.stderr)

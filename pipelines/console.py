@@ -1,8 +1,9 @@
 """What a person sees while a job runs: its own lines, a progress line, a closing table.
 
 By default (``--log-level`` above ``DEBUG``) the C++ and Python log lines of TensorFlow,
-absl and Beam's workers, and the traceback Beam's SDK worker prints for a bundle it can no
-longer release when a streaming job stops, are filtered out of stderr (the worker
+absl and Beam's workers, the traceback Beam's SDK worker prints for a bundle it can no
+longer release when a streaming job stops, and the one a worker prints when a Flink job
+closes its data channel, are filtered out of stderr (the worker
 processes write to the same file descriptor, so the filter sits on descriptor 2 itself);
 ``--log-level DEBUG`` shows everything. :class:`Progress` prints one line updated as
 recordings finish (done/total, EEG-hours, real-time factor, ETA), redrawn in place on a
@@ -32,54 +33,88 @@ _NOISE = re.compile(
     r"WARNING:apache_beam|INFO:apache_beam)")
 _BEAM_WORKER = "apache_beam/runners/worker/"
 _RELEASED_BUNDLE = re.compile(r"^KeyError: '[^']*bundle[^']*'$")
+# A worker's data channel the runner closed at the end of a job (Flink), and the header
+# Python prints above a thread's traceback.
+_RENDEZVOUS = re.compile(r"^grpc\._channel\._MultiThreadedRendezvous: <")
+_HANGUP = (b"StatusCode.CANCELLED", b'"Multiplexer hanging up"')
+_THREAD_HEADER = re.compile(r"^Exception in thread [\w.-]+:$")
 _QUIET_LOGGERS = ("apache_beam", "absl", "tensorflow", "neurokube.transforms.stages")
 
 
 class _StderrFilter:
-    """Line filter for descriptor 2: drops framework log lines and one Beam traceback.
+    """Line filter for descriptor 2: drops framework log lines and two Beam tracebacks.
 
     When a streaming job is stopped, Beam's SDK worker may report, as a traceback that
     starts in the worker and ends in ``KeyError: 'bundle_...'``, a bundle the stopping
-    runner had already dropped: noise, whatever the timing. Every other traceback passes
-    whole, and so does one whose lines another writer interleaved with a line that is not
-    an exception line. Lines pass as the bytes they were written.
+    runner had already dropped. When a Flink job ends, a worker thread reading its data
+    channel may report the channel's end (a traceback through Beam's ``data_plane.py``
+    ending in gRPC's ``CANCELLED`` "Multiplexer hanging up"), under Python's
+    ``Exception in thread ...:`` header. Both are noise, whatever the timing. Every other
+    traceback passes whole, and so does one whose lines another writer interleaved with a
+    line that is not an exception line. Lines pass as the bytes they were written.
     """
 
     def __init__(self):
         self._block: list[bytes] | None = None  # the traceback being read, if any
+        self._tail: list[bytes] | None = None   # a gRPC error's indented lines, then ">"
+        self._header: bytes | None = None        # "Exception in thread ...:", held
         self._drop_blank = False
 
     def feed(self, line: bytes) -> list[bytes]:
         """Return what to show for one more input line (``line`` keeps its newline)."""
         text = line.decode("utf-8", "replace").rstrip("\r\n")
+        if (self._tail is not None or self._block is not None) and _NOISE.match(text):
+            return []  # a worker's log line written into a traceback: dropped as ever
+        if self._tail is not None:
+            return self._feed_tail(line, text)
         if self._block is not None:
             self._block.append(line)
             if text[:1] in (" ", "\t"):  # frames and their source lines are indented
                 return []
             return self._end_block(text)
+        header, self._header = self._header, None
         if text == "Traceback (most recent call last):":
-            self._block = [line]
+            self._block = ([header] if header else []) + [line]
             return []
+        shown = [header] if header else []
+        if _THREAD_HEADER.match(text):
+            self._header = line
+            return shown
         if self._drop_blank and not text.strip():
             self._drop_blank = False
-            return []
+            return shown
         self._drop_blank = False
-        return [] if _NOISE.match(text) else [line]
+        return shown + ([] if _NOISE.match(text) else [line])
 
     def finish(self) -> list[bytes]:
         """Return what is left to show when the input ends."""
-        block, self._block = self._block, None
-        return block or []
+        left = [self._header] if self._header else []
+        left += (self._block or []) + (self._tail or [])
+        self._header = self._block = self._tail = None
+        return left
 
     def _end_block(self, last: str) -> list[bytes]:
         block, self._block = self._block, None
-        frames = [line.decode("utf-8", "replace").strip() for line in block
+        frames = [line.decode("utf-8", "replace").strip().replace("\\", "/") for line in block
                   if line.lstrip().startswith(b'File "')]
         if (_RELEASED_BUNDLE.match(last) and frames
-                and _BEAM_WORKER in frames[0].replace("\\", "/")):
+                and _BEAM_WORKER in frames[0]):
             self._drop_blank = True  # the worker prints its traceback and a blank line
             return []
+        if _RENDEZVOUS.match(last) and any(f"{_BEAM_WORKER}data_plane.py" in f
+                                           for f in frames):
+            self._tail = block  # decided once its status and details are read
+            return []
         return block
+
+    def _feed_tail(self, line: bytes, text: str) -> list[bytes]:
+        self._tail.append(line)
+        if text[:1] == "\t":
+            return []
+        tail, self._tail = self._tail, None
+        if text == ">" and all(any(mark in part for part in tail) for mark in _HANGUP):
+            return []
+        return tail
 
 
 def _pump(read_fd, write_fd):

@@ -25,6 +25,21 @@ OWN_TRACEBACK = """Traceback (most recent call last):
     raise ValueError("bad")
 ValueError: bad""".splitlines()
 
+# As a Flink job's SDK worker printed it at the end of a successful run (paths shortened).
+HANGUP_TRACEBACK = """Exception in thread read_grpc_client_inputs:
+Traceback (most recent call last):
+  File "/p/lib/python3.11/threading.py", line 1045, in _bootstrap_inner
+    self.run()
+  File "/v/lib/python3.11/site-packages/apache_beam/runners/worker/data_plane.py", line 764, in _read_inputs
+    for elements in elements_iterator:
+  File "/v/lib/python3.11/site-packages/grpc/_channel.py", line 965, in _next
+    raise self
+grpc._channel._MultiThreadedRendezvous: <_MultiThreadedRendezvous of RPC that terminated with:
+	status = StatusCode.CANCELLED
+	details = "Multiplexer hanging up"
+	debug_error_string = "CANCELLED:Multiplexer hanging up"
+>""".splitlines()
+
 STOPPED = "stream stopped by the user"
 
 
@@ -91,3 +106,21 @@ def test_a_late_writer_never_reaches_a_file_opened_after_quiet(tmp_path):
         "    f.write('summary\\n'); f.flush(); child.wait(); time.sleep(0.5)\n")
     assert target.read_text() == "summary\n"
     assert stderr == "late\n"
+
+
+def test_the_flink_data_channel_hangup_is_dropped_other_grpc_errors_are_not():
+    table = "labelled 4 of 4 recordings"
+    assert _shown(HANGUP_TRACEBACK + HANGUP_TRACEBACK[1:] + [table]) == [table]
+    lost = [line.replace("CANCELLED", "UNAVAILABLE").replace("Multiplexer hanging up",
+                                                             "Socket closed")
+            for line in HANGUP_TRACEBACK]
+    assert _shown(lost + [table]) == lost + [table]
+    # A thread header without a traceback, and a line written into the gRPC error.
+    assert _shown(["Exception in thread x:", table]) == ["Exception in thread x:", table]
+    cut = HANGUP_TRACEBACK[:10] + [table] + HANGUP_TRACEBACK[10:]
+    assert table in _shown(cut)
+    assert _shown(HANGUP_TRACEBACK[:11]) == HANGUP_TRACEBACK[:11]  # cut off: shown
+    # Worker log lines (noise) written into it, as the worker's threads do.
+    log = "INFO apache_beam.runners.worker.sdk_worker: Done consuming work."
+    assert _shown(HANGUP_TRACEBACK[:3] + [log, log] + HANGUP_TRACEBACK[3:] + [table]) == [table]
+    assert _shown(OWN_TRACEBACK[:2] + [log] + OWN_TRACEBACK[2:]) == OWN_TRACEBACK
