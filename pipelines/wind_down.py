@@ -4,8 +4,9 @@ After the first Ctrl-C, Beam's runner closes its workers and waits for each work
 process to exit. A worker that missed its shutdown message waits for it forever, and so
 would the job (observed with the FnApiRunner's workers when Ctrl-C comes in a job's
 first seconds: 8 of 30 such interrupts of ``stream`` hung). :func:`bounded_wind_down`
-gives the workers ``wind_down_s`` seconds after each Ctrl-C, then terminates the processes this one started (read from ``/proc``; where
-there is none, it does nothing), which lets the runner's own clean-up finish.
+gives the workers ``wind_down_s`` seconds after each Ctrl-C, then terminates the
+processes this one started (read from ``/proc``; where there is none, it does nothing),
+which lets the runner's own clean-up finish.
 """
 import contextlib
 import os

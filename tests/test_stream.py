@@ -188,8 +188,9 @@ def test_stream_refuses_what_it_cannot_do(tmp_path, random_bundle, causal_bundle
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_ctrl_c_ends_the_stream_with_one_line_and_its_records(tmp_path, causal_bundle):
+def _start_stream(tmp_path, bundle):
+    """``neurokube stream`` as a person starts it (Ctrl-C reaches it), on a folder holding
+    one recording; returns the process and the output folder."""
     import signal
     import subprocess
     import sys
@@ -198,9 +199,16 @@ def test_ctrl_c_ends_the_stream_with_one_line_and_its_records(tmp_path, causal_b
     _recording(watch / "r.edf", 0)
     job = subprocess.Popen(
         [sys.executable, "-m", "neurokube.pipelines.cli", "stream", "--watch", str(watch),
-         "--output", str(out), "--model", str(causal_bundle), "--poll_s", "0.2"],
+         "--output", str(out), "--model", str(bundle), "--poll_s", "0.2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return job, out
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_stream_with_one_line_and_its_records(tmp_path, causal_bundle):
+    import signal
+    job, out = _start_stream(tmp_path, causal_bundle)
     deadline = time.time() + 120
     while _labelled_s(out / "r.csv_bi") < SECONDS - 3 and time.time() < deadline:
         time.sleep(0.2)
@@ -217,17 +225,8 @@ def test_ctrl_c_in_the_first_seconds_never_hangs(tmp_path, causal_bundle, delay_
     """While Beam starts its workers a Ctrl-C once left the job waiting for them forever
     (8 of 30 such interrupts); now the workers are terminated after ``WIND_DOWN_S``."""
     import signal
-    import subprocess
-    import sys
     from neurokube.pipelines.cli import WIND_DOWN_S
-    watch, out = tmp_path / "watch", tmp_path / "out"
-    watch.mkdir()
-    _recording(watch / "r.edf", 0)
-    job = subprocess.Popen(
-        [sys.executable, "-m", "neurokube.pipelines.cli", "stream", "--watch", str(watch),
-         "--output", str(out), "--model", str(causal_bundle), "--poll_s", "0.2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    job, _ = _start_stream(tmp_path, causal_bundle)
     time.sleep(delay_s)
     job.send_signal(signal.SIGINT)
     try:

@@ -146,7 +146,6 @@ class _WriteOne:
         base = output_path(self._output_dir, detection.path, "")
         bname = base.replace("\\", "/").rsplit("/", 1)[-1]
         with stage_of("write"):
-            written = set()
             for fmt in self._formats:
                 content = format_detection(detection, bname, fmt, self._step_s, self._params)
                 path = format_path(self._output_dir, detection.path, fmt)
@@ -154,15 +153,10 @@ class _WriteOne:
                     atomic_write_bytes(path, content)
                 else:
                     atomic_write_text(path, content)
-                written.add(path)
                 if fmt == "events_tsv":
                     atomic_write_text(events_sidecar_path(path),
                                       json.dumps(EVENTS_SIDECAR, indent=1) + "\n")
-                    written.add(events_sidecar_path(path))
-            # An earlier run's files in formats not asked for now would contradict these.
-            for path in result_paths(self._output_dir, detection.path)[:-1]:
-                if path not in written:
-                    remove_if_present(path)
+            self._remove_formats_of_an_earlier_result(base, detection.path)
             # Written last: its presence marks a complete result (used by --incremental).
             masked = [name for name, kept in zip(TCP_CHANNELS, detection.mask) if not kept]
             record = dict(self._meta, source=detection.path, duration_s=detection.duration_s,
@@ -174,6 +168,19 @@ class _WriteOne:
                               json.dumps(record, sort_keys=True) + "\n")
         self._written.inc()
         yield detection.path, detection.duration_s
+
+
+    def _remove_formats_of_an_earlier_result(self, base, name):
+        """Files an earlier result wrote in formats not asked for now would contradict
+        this one. Its record lists them: one lookup per recording, not one per format."""
+        from neurokube.transforms.fingerprint import read_result_meta
+        earlier = read_result_meta(base + RESULT_META_SUFFIX) or {}
+        for fmt in sorted(set(earlier.get("formats") or ()) - set(self._formats)):
+            if fmt in FORMAT_SUFFIXES:
+                path = format_path(self._output_dir, name, fmt)
+                remove_if_present(path)
+                if fmt == "events_tsv":
+                    remove_if_present(events_sidecar_path(path))
 
 
 class WriteDetections(beam.PTransform):

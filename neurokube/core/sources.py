@@ -9,9 +9,9 @@ built, and sorted, so every run sees the same recordings in the same order.
 
 Every entry found is a :class:`Source`: where to read it (``url``) and its ``name``, the
 path relative to the input root (for a list file, the list's folder when every entry
-lies below it, else the deepest folder its entries share) with ``/`` separators, which names its outputs, its
-dead letter and its log lines (absolute paths, which can carry patients' names in
-clinical folder trees, never appear unless asked for). Names never escape the output
+lies below it, else the deepest folder its entries share) with ``/`` separators, which
+names its outputs, its dead letter and its log lines (absolute paths, which can carry
+patients' names in clinical folder trees, never appear unless asked for). Names never escape the output
 folder (``..`` parts are dropped) and never collide: when two recordings would name their
 outputs alike, case-insensitively (``x.edf`` beside ``x.EDF`` or ``x.bdf``, or
 ``c1/dup.edf`` and ``c2/dup.edf`` from a list without a shared folder), a lower-case
@@ -205,9 +205,9 @@ def _walk_local(folder: str):
 
 
 def _list_root(list_spec: str, urls: Sequence[str]) -> str:
-    """What a list file's entries are named relative to: the list's folder when every
-    entry lies below it (as written), so that adding an entry renames none of the others;
-    else the deepest folder the entries share."""
+    """What a list file's entries (local ones made absolute) are named relative to: the
+    list's folder when every entry lies below it, so that adding an entry renames none of
+    the others; else the deepest folder the entries share."""
     spec = os.path.abspath(local_path(list_spec)) if is_local(list_spec) else list_spec
     folder = spec.replace("\\", "/").rsplit("/", 1)[0]
     inside = all(u.replace("\\", "/").startswith(folder + "/") for u in urls)
