@@ -11,6 +11,8 @@ and P1 runs 22 × 3,600 windows per EEG-hour. ``benchmarks/bench_label.py`` meas
 import dataclasses
 from typing import Any, Mapping, TypeVar
 
+from neurokube.core.model_inputs import ABSOLUTE_FEATURES
+
 _T = TypeVar("_T")
 
 REFERENCES = ("cepstral_median", "causal_median", "energy_median", "none")
@@ -51,6 +53,19 @@ class ModelConfig:
     # P1's input per step: the 10 standardised frames as they are (``frames``, 260 values)
     # or the mean and standard deviation of each feature over the step (``moments``, 52).
     p1_step_input: str = "moments"
+    # P1's longer context (``moments`` only, offline only): for each width w (steps, odd)
+    # every step also carries the mean of the step inputs over the w steps centred on it
+    # and the standard deviation of the step means of the absolute features over them
+    # (over the steps that exist, at a recording's edges). A seizure's rhythm persists
+    # for tens of seconds; the 7 s window alone cannot tell it from a brief transient.
+    # () = none.
+    p1_context_steps: tuple = ()
+    # Mean and scale of each P1 step input (``moments`` only), measured on the training
+    # set when the model is trained; P1 reads its inputs standardised with them and
+    # clipped to ``± feature_clip``, so that means over a context, whose spread is a
+    # fraction of a step's, are not drowned by ``p1_input_noise``. Empty = none.
+    p1_input_mean: tuple = ()
+    p1_input_scale: tuple = ()
     # P1: input noise and dropout (training only) -> TimeDistributed(Dense) -> LSTM ->
     # Dense(2, softmax).
     p1_input_noise: float = 0.2
@@ -69,7 +84,8 @@ class ModelConfig:
     p2_dropout: float = 0.3
 
     def __post_init__(self):
-        for name in ("p2_conv_filters", "feature_mean", "feature_scale"):
+        for name in ("p2_conv_filters", "feature_mean", "feature_scale", "p1_context_steps",
+                     "p1_input_mean", "p1_input_scale"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.recording_reference not in REFERENCES:
             raise ValueError(f"recording_reference must be one of {REFERENCES}, got "
@@ -77,6 +93,23 @@ class ModelConfig:
         if self.p1_step_input not in P1_STEP_INPUTS:
             raise ValueError(f"p1_step_input must be one of {P1_STEP_INPUTS}, got "
                              f"{self.p1_step_input!r}")
+        if self.p1_context_steps:
+            if self.p1_step_input != "moments" or self.causal:
+                raise ValueError("p1_context_steps needs p1_step_input 'moments' and an "
+                                 "offline (not causal) model")
+            if any(int(w) != w or w < 3 or w % 2 != 1 for w in self.p1_context_steps):
+                raise ValueError("p1_context_steps must be odd whole numbers of steps >= 3, "
+                                 f"got {list(self.p1_context_steps)}")
+            if self.n_features < ABSOLUTE_FEATURES:
+                raise ValueError(f"p1_context_steps needs at least {ABSOLUTE_FEATURES} features")
+        if len(self.p1_input_mean) != len(self.p1_input_scale) or (
+                self.p1_input_mean and len(self.p1_input_mean) != self.p1_input_values):
+            raise ValueError(f"p1_input_mean and p1_input_scale need {self.p1_input_values} "
+                             "values each (or none)")
+        if self.p1_input_mean and self.p1_step_input != "moments":
+            raise ValueError("p1_input_mean and p1_input_scale need p1_step_input 'moments'")
+        if any(v <= 0 for v in self.p1_input_scale):
+            raise ValueError("p1_input_scale values must be positive")
         if self.causal and self.recording_reference not in ("causal_median", "none"):
             raise ValueError("a causal model needs recording_reference 'causal_median' or "
                              "'none' (the others look at the whole recording)")
@@ -103,8 +136,17 @@ class ModelConfig:
 
     @property
     def p1_input_values(self) -> int:
-        """Values per channel and step that P1 reads (see ``p1_step_input``)."""
-        return self.step_values if self.p1_step_input == "frames" else 2 * self.n_features
+        """Values per channel and step that P1 reads (see ``p1_step_input`` and
+        ``p1_context_steps``)."""
+        if self.p1_step_input == "frames":
+            return self.step_values
+        moments = 2 * self.n_features
+        return moments + len(self.p1_context_steps) * (moments + ABSOLUTE_FEATURES)
+
+    @property
+    def p1_context_reach(self) -> int:
+        """Steps on each side that a step's P1 input reads beyond the step itself."""
+        return max(self.p1_context_steps, default=1) // 2
 
     @property
     def n_hyp(self) -> int:
@@ -123,9 +165,10 @@ class ModelConfig:
     def context_steps(self) -> tuple[int, int]:
         """Steps of past/future a step's fused output depends on (chunk overlap)."""
         reach = self.window_steps - 1 if self.causal else self.half_window
+        p1_reach = reach + self.p1_context_reach
         past = reach + int(round(max(self.hyp_onset_cap_s, self.hyp_mean_window_s)
-                                 / self.step_s)) + reach
-        return past, 0 if self.causal else 2 * self.half_window
+                                 / self.step_s)) + p1_reach
+        return past, 0 if self.causal else self.half_window + p1_reach
 
     def replace(self, **changes: Any) -> "ModelConfig":
         return dataclasses.replace(self, **changes)

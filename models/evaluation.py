@@ -29,7 +29,7 @@ from neurokube.models.config import P3Params
 from neurokube.models.postprocess import detect_events, fuse
 
 SCORERS = ("overlap", "taes", "szcore")
-DEFAULT_THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995)
+DEFAULT_THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)
 
 
 @dataclasses.dataclass

@@ -64,6 +64,17 @@ def input_statistics(examples: Iterable[RecordingExample], config: ModelConfig) 
     return config.replace(feature_mean=mean, feature_scale=scale)
 
 
+def p1_input_statistics(examples: Iterable[RecordingExample], config: ModelConfig
+                        ) -> ModelConfig:
+    """``config`` with the mean and scale of P1's step inputs over the (standardised)
+    training examples recorded, for a P1 that reads ``moments``; else unchanged."""
+    if config.p1_step_input != "moments":
+        return config
+    plain = config.replace(p1_input_mean=(), p1_input_scale=())
+    mean, scale = feature_moments((p1_inputs(ex.steps, plain), ex.mask) for ex in examples)
+    return config.replace(p1_input_mean=mean, p1_input_scale=scale)
+
+
 def standardise_examples(examples: Sequence[RecordingExample], config: ModelConfig
                          ) -> Sequence[RecordingExample]:
     """Standardise and clip every example's steps in place; compute their summaries."""
@@ -342,6 +353,7 @@ def train_bundle(train: Sequence[RecordingExample], dev: Sequence[RecordingExamp
     config = input_statistics(train, config)
     standardise_examples(train, config)
     standardise_examples(dev, config)
+    config = p1_input_statistics(train, config)
     x1, y1, rows1 = p1_training_set(train, config, train_cfg, rng)
     v1 = p1_training_set(dev, config, train_cfg, rng)
     _LOG.info("P1: %d windows (%d seizure)", len(y1), int(y1.sum()))

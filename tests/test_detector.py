@@ -18,6 +18,22 @@ def causal(random_causal_bundle):
     return ModelBundle.load(random_causal_bundle)
 
 
+@pytest.fixture(scope="module")
+def context(tmp_path_factory):
+    """A random bundle whose P1 also reads 5 s and 15 s of context (``p1_context_steps``)."""
+    import keras
+
+    from neurokube.core.feature_spec import FeatureSpec
+    from neurokube.models.config import ModelConfig, P3Params
+    from neurokube.models.networks import build_p1, build_p2
+    keras.utils.set_random_seed(7)
+    config = ModelConfig(p1_context_steps=(5, 15))
+    saved = ModelBundle(build_p1(config), build_p2(config), FeatureSpec(), config,
+                        P3Params(threshold=0.5, min_channels=0, min_duration_s=1.0)).save(
+        tmp_path_factory.mktemp("context") / "bundle")
+    return ModelBundle.load(saved)
+
+
 def _posteriors(bundle, path, chunk_s):
     det = bundle.detector(p1_batch_windows=500, p2_batch_windows=64)
     with open_recording(str(path), bundle.feature_spec) as src:
@@ -35,9 +51,9 @@ def test_shapes_and_absent_channels(bundle, make_edf):
     assert np.all((chunk.p1[chunk.mask] > 0) & (chunk.p1[chunk.mask] < 1))
 
 
-@pytest.mark.parametrize("which", ["centred", "causal"])
-def test_chunked_inference_equals_whole_recording(bundle, causal, make_edf, which):
-    bundle = causal if which == "causal" else bundle
+@pytest.mark.parametrize("which", ["centred", "causal", "context"])
+def test_chunked_inference_equals_whole_recording(bundle, causal, context, make_edf, which):
+    bundle = {"centred": bundle, "causal": causal, "context": context}[which]
     path, _ = make_edf(duration_s=400.0, fs_hz=256, seed=3)
     whole = _posteriors(bundle, path, 3600)
     parts = _posteriors(bundle, path, 90)

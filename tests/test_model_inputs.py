@@ -112,3 +112,67 @@ def test_p2_maps_mask_absent_channels_and_windows():
 def test_step_labels_need_half_a_step():
     labels = step_labels([(1.5, 3.2), (5.0, 5.4)], 7, 1.0)
     np.testing.assert_array_equal(labels, [0, 1, 1, 0, 0, 0, 0])
+
+
+def test_step_context_is_the_mean_and_spread_over_the_steps_that_exist():
+    from neurokube.core.model_inputs import step_context
+    rng = np.random.default_rng(4)
+    moments = rng.normal(size=(3, 12, 52)).astype(np.float32)
+    out = step_context(moments, 5, 9)
+    assert out.shape == (3, 12, 52 + 9)
+    for s in range(12):
+        near = moments[:, max(0, s - 2):s + 3]  # 3 steps at the first step, 5 inside
+        np.testing.assert_allclose(out[:, s, :52], near.mean(axis=1), atol=1e-5)
+        np.testing.assert_allclose(out[:, s, 52:], near[..., :9].std(axis=1), atol=1e-5)
+    # A constant input has its own value as mean and no spread, edges included.
+    flat = step_context(np.ones((1, 4, 52), np.float32), 15, 9)
+    np.testing.assert_allclose(flat[..., :52], 1.0)
+    np.testing.assert_allclose(flat[..., 52:], 0.0, atol=1e-6)
+
+
+def test_p1_inputs_carry_each_context_width():
+    from neurokube.core.model_inputs import p1_inputs, step_context
+    config = ModelConfig(p1_context_steps=(5, 15))
+    steps = np.random.default_rng(5).normal(size=(22, 30, config.step_values)).astype(np.float32)
+    plain = p1_inputs(steps, ModelConfig())
+    out = p1_inputs(steps, config)
+    assert out.shape == (22, 30, config.p1_input_values) == (22, 30, 52 + 2 * 61)
+    np.testing.assert_array_equal(out[..., :52], plain)
+    np.testing.assert_allclose(out[..., 52 + 61:], step_context(plain, 15, 9), atol=1e-6)
+
+
+def test_p1_inputs_are_standardised_with_the_recorded_statistics():
+    from neurokube.core.model_inputs import p1_inputs
+    steps = np.random.default_rng(6).normal(size=(22, 20, 260)).astype(np.float32)
+    mean, scale = np.linspace(-1, 1, 52), np.linspace(0.01, 2, 52)
+    config = ModelConfig(p1_input_mean=tuple(mean), p1_input_scale=tuple(scale))
+    plain = p1_inputs(steps, ModelConfig())
+    np.testing.assert_allclose(p1_inputs(steps, config),
+                               np.clip((plain - mean) / scale, -6, 6), rtol=1e-5, atol=1e-5)
+    assert np.abs(p1_inputs(steps, config)).max() == 6.0  # the small scales clip
+
+
+@pytest.mark.parametrize("fields", [
+    {"p1_input_mean": (0.0,) * 52, "p1_input_scale": (1.0,) * 51},
+    {"p1_input_mean": (0.0,) * 260, "p1_input_scale": (1.0,) * 260, "p1_step_input": "frames"},
+    {"p1_input_mean": (0.0,) * 52, "p1_input_scale": (0.0,) * 52},
+])
+def test_p1_statistics_that_do_not_fit_are_refused(fields):
+    with pytest.raises(ValueError, match="p1_input"):
+        ModelConfig(**fields)
+
+
+@pytest.mark.parametrize("fields", [
+    {"p1_context_steps": (5,), "p1_step_input": "frames"},
+    {"p1_context_steps": (5,), "causal": True, "recording_reference": "causal_median"},
+    {"p1_context_steps": (4,)},
+    {"p1_context_steps": (1,)},
+])
+def test_context_settings_that_cannot_work_are_refused(fields):
+    with pytest.raises(ValueError, match="p1_context_steps"):
+        ModelConfig(**fields)
+
+
+def test_context_widens_the_chunk_overlap():
+    assert ModelConfig(p1_context_steps=(5, 15)).context_steps == (
+        ModelConfig().context_steps[0] + 7, ModelConfig().context_steps[1] + 7)

@@ -107,7 +107,8 @@ DEMO_RECORDING = (REPO / "demo_corpus/edf/demo/demo0000/s001_2026/01_tcp_ar/"
 
 
 @pytest.mark.parametrize("start_s, stop_s, found", [
-    (33, 53, True), (23, 53, True), (8, 53, True), (30, 70, True), (35, 65, False)])
+    (33, 53, True), (23, 53, True), (8, 53, True), (30, 70, True), (35, 65, True),
+    (38, 65, False), (43, 62, False)])
 def test_demo_excerpts_as_the_readme_states(tmp_path, start_s, stop_s, found):
     with pyedflib.EdfReader(str(DEMO_RECORDING)) as edf:
         fs = edf.getSampleFrequency(0)

@@ -101,6 +101,14 @@ def test_examples_hold_labels_from_the_annotations(two_runs):
         # No per-channel .csv in the demo corpus: every present channel takes the term labels.
         np.testing.assert_array_equal(ex.channel_labels[ex.mask][0], ex.term_labels)
         assert np.abs(ex.steps).max() <= bundle.config.feature_clip
+    # P1 reads its step inputs standardised with statistics measured on these examples.
+    from neurokube.core.model_inputs import p1_inputs
+    config = bundle.config
+    assert len(config.p1_input_mean) == len(config.p1_input_scale) == config.p1_input_values
+    inputs = np.concatenate([p1_inputs(ex.steps, config)[ex.mask].reshape(-1, 52)
+                             for ex in examples])
+    np.testing.assert_allclose(inputs.mean(axis=0), 0.0, atol=0.05)
+    np.testing.assert_allclose(inputs.std(axis=0), 1.0, atol=0.05)
 
 
 def test_window_weights_balance_classes_and_corpora():

@@ -36,7 +36,8 @@ dev=(mixed_dev dev_bg.list chb_dev.list)
 notes="$here/training/card_notes.json"
 neurokube train --corpus "${train[@]}" --dev "${dev[@]}" --dev_report_only tcp_dev/edf \
     --output reference --examples reference.examples --card-notes "$notes" \
-    --model_config "$here/training/reference_model_config.json"
+    --model_config "$here/training/reference_model_config.json" \
+    --train_config "$here/training/reference_train_config.json"
 neurokube train --corpus "${train[@]}" --dev "${dev[@]}" --dev_report_only tcp_dev/edf \
     --output reference_causal --examples reference_causal.examples --card-notes "$notes" \
     --model_config "$here/training/causal_model_config.json" \

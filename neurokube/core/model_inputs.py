@@ -27,6 +27,10 @@ import numpy as np
 
 from neurokube.core.errors import RecordingError
 
+# E_f, c1..c7 and E_d: the absolute LFCC columns (algorithm.md's column order); the rest
+# are their deltas.
+ABSOLUTE_FEATURES = 9
+
 if TYPE_CHECKING:
     from neurokube.core.edf import SignalSource
     from neurokube.core.feature_spec import FeatureSpec
@@ -246,13 +250,43 @@ def to_steps(features: np.ndarray, config: Any) -> np.ndarray:
 def p1_inputs(steps: np.ndarray, config: Any) -> np.ndarray:
     """P1's per-step input from standardised steps (C, S, frames × F): the frames as they
     are (``config.p1_step_input == "frames"``), or the mean and standard deviation of each
-    feature over the step (``"moments"``, (C, S, 2F))."""
+    feature over the step (``"moments"``, (C, S, 2F)), followed by the context of each
+    width in ``config.p1_context_steps`` (:func:`step_context`), standardised with
+    ``config.p1_input_mean`` / ``p1_input_scale`` when the model records them and
+    clipped to ``± feature_clip``."""
     if config.p1_step_input == "frames":
         return steps
     c, s, _ = steps.shape
     frames = steps.reshape(c, s, config.frames_per_step, config.n_features)
-    return np.concatenate([frames.mean(axis=2), frames.std(axis=2)],
-                          axis=-1).astype(np.float32)
+    moments = np.concatenate([frames.mean(axis=2), frames.std(axis=2)], axis=-1)
+    parts = [moments] + [step_context(moments, width, ABSOLUTE_FEATURES)
+                         for width in config.p1_context_steps]
+    out = np.concatenate(parts, axis=-1).astype(np.float32)
+    if config.p1_input_mean:
+        out -= np.asarray(config.p1_input_mean, np.float32)
+        out /= np.asarray(config.p1_input_scale, np.float32)
+        if config.feature_clip:
+            np.clip(out, -config.feature_clip, config.feature_clip, out=out)
+    return out
+
+
+def step_context(moments: np.ndarray, width: int, n_absolute: int) -> np.ndarray:
+    """(C, S, V) step inputs -> (C, S, V + n_absolute): over the ``width`` steps centred on
+    each step (those that exist: fewer at a recording's edges, none invented), the mean
+    of every value, and the standard deviation of the first ``n_absolute`` values (the
+    step means of the absolute features)."""
+    n_steps = moments.shape[1]
+    values = moments.astype(np.float64)
+    absolute = values[..., :n_absolute]
+    cumulative = np.cumsum(np.concatenate([values, absolute * absolute], axis=-1), axis=1)
+    cumulative = np.concatenate([np.zeros_like(cumulative[:, :1]), cumulative], axis=1)
+    index = np.arange(n_steps)
+    lo = np.maximum(index - width // 2, 0)
+    hi = np.minimum(index + width // 2 + 1, n_steps)
+    sums = (cumulative[:, hi] - cumulative[:, lo]) / (hi - lo)[None, :, None]
+    mean = sums[..., :values.shape[-1]]
+    spread = np.sqrt(np.maximum(sums[..., values.shape[-1]:] - mean[..., :n_absolute] ** 2, 0.0))
+    return np.concatenate([mean, spread], axis=-1)
 
 
 def step_summaries(features: np.ndarray, config: Any) -> np.ndarray:
@@ -356,6 +390,6 @@ def step_labels(intervals: Iterable[tuple[float, float]], n_steps: int, step_s: 
 
 __all__ = ["ChunkPosteriors", "ModelInput", "feature_moments", "hypothesis_features",
            "iter_model_inputs", "check_scorable", "normalise", "apply_reference", "chunk_reference",
-           "standardise", "p1_inputs", "p1_window_batches", "p2_maps", "p2_window_batches",
+           "standardise", "p1_inputs", "p1_window_batches", "step_context", "p2_maps", "p2_window_batches",
            "step_labels",
            "step_summaries", "to_model_input", "to_steps", "window_index"]
