@@ -94,6 +94,11 @@ class ModelBundle:
     # parameter with a backward-compatible default existed keeps its version.
     recorded_spec: dict = None
 
+    def __post_init__(self):
+        if self.config.n_features != self.feature_spec.n_features:
+            raise ValueError(f"the model reads {self.config.n_features} features per frame "
+                             f"but the feature spec gives {self.feature_spec.n_features}")
+
     def weight_lists(self) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
         """``(p1 arrays, p2 arrays)`` in get_weights order, or None (metadata only)."""
         if self.p1 is not None:

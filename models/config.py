@@ -9,9 +9,8 @@ the throughput budget of about 2 CPU-seconds per EEG-hour for all models on one 
 and P1 runs 22 × 3,600 windows per EEG-hour. ``benchmarks/bench_label.py`` measures it.
 """
 import dataclasses
+import numbers
 from typing import Any, Mapping, TypeVar
-
-from neurokube.core.model_inputs import ABSOLUTE_FEATURES
 
 _T = TypeVar("_T")
 
@@ -97,11 +96,14 @@ class ModelConfig:
             if self.p1_step_input != "moments" or self.causal:
                 raise ValueError("p1_context_steps needs p1_step_input 'moments' and an "
                                  "offline (not causal) model")
-            if any(int(w) != w or w < 3 or w % 2 != 1 for w in self.p1_context_steps):
+            if any(isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 3
+                   or w % 2 != 1 for w in self.p1_context_steps):
                 raise ValueError("p1_context_steps must be odd whole numbers of steps >= 3, "
                                  f"got {list(self.p1_context_steps)}")
-            if self.n_features < ABSOLUTE_FEATURES:
-                raise ValueError(f"p1_context_steps needs at least {ABSOLUTE_FEATURES} features")
+            if (self.n_features + 1) % 3:
+                raise ValueError("p1_context_steps needs the LFCC column layout (absolute "
+                                 f"features, their deltas, delta-deltas), got {self.n_features}"
+                                 " features")
         if len(self.p1_input_mean) != len(self.p1_input_scale) or (
                 self.p1_input_mean and len(self.p1_input_mean) != self.p1_input_values):
             raise ValueError(f"p1_input_mean and p1_input_scale need {self.p1_input_values} "
@@ -141,7 +143,13 @@ class ModelConfig:
         if self.p1_step_input == "frames":
             return self.step_values
         moments = 2 * self.n_features
-        return moments + len(self.p1_context_steps) * (moments + ABSOLUTE_FEATURES)
+        return moments + len(self.p1_context_steps) * (moments + self.absolute_features)
+
+    @property
+    def absolute_features(self) -> int:
+        """The absolute LFCC columns (E_f, c1..c(n-1), E_d) that lead each frame's
+        ``n_features`` = absolute + their deltas + delta-deltas (FeatureSpec.n_features)."""
+        return (self.n_features + 1) // 3
 
     @property
     def p1_context_reach(self) -> int:

@@ -167,10 +167,40 @@ def test_p1_statistics_that_do_not_fit_are_refused(fields):
     {"p1_context_steps": (5,), "causal": True, "recording_reference": "causal_median"},
     {"p1_context_steps": (4,)},
     {"p1_context_steps": (1,)},
+    {"p1_context_steps": (5.0,)},
+    {"p1_context_steps": ("abc",)},
+    {"p1_context_steps": (True,)},
 ])
 def test_context_settings_that_cannot_work_are_refused(fields):
     with pytest.raises(ValueError, match="p1_context_steps"):
         ModelConfig(**fields)
+
+
+@pytest.mark.parametrize("widths", [(), (5, 15)])
+def test_p1_window_reaches_exactly_the_steps_the_overlap_allows_for(widths):
+    """A P1 window depends on the steps within half_window + p1_context_reach of its
+    step, on both sides, and on none further: the reach the chunk overlap
+    (``context_steps``) must allow for, past and future."""
+    from neurokube.core.model_inputs import p1_inputs
+    config = ModelConfig(p1_context_steps=widths)
+    reach = config.half_window + config.p1_context_reach
+    steps = np.random.default_rng(8).normal(size=(1, 80, config.step_values)).astype(np.float32)
+    t = 40
+
+    def window(changed_step):
+        changed = steps.copy()
+        if changed_step is not None:
+            changed[:, changed_step] += 3.0
+        return p1_inputs(changed, config)[0, window_index(80, config)[t]]
+
+    base = window(None)
+    for step in (t - reach, t + reach):
+        assert not np.allclose(window(step), base), step
+    for step in (t - reach - 1, t + reach + 1):
+        np.testing.assert_array_equal(window(step), base)
+    # P2's centred window of P1 outputs comes on top of that reach.
+    assert config.context_steps[1] == config.half_window + reach
+    assert config.context_steps[0] >= config.half_window + reach
 
 
 def test_context_widens_the_chunk_overlap():

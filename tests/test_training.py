@@ -159,6 +159,14 @@ def test_p3_background_budget_holds_in_every_dev_corpus():
     assert each.threshold == 0.7    # but it is 3.3 % of the real corpus
 
 
+def test_a_model_that_reads_other_features_than_its_spec_gives_is_refused():
+    from neurokube.core.feature_spec import FeatureSpec
+    from neurokube.models.config import ModelConfig, P3Params
+    with pytest.raises(ValueError, match="reads 26 features per frame but the feature spec "
+                                         "gives 29"):
+        ModelBundle(None, None, FeatureSpec(n_cepstra=9), ModelConfig(), P3Params())
+
+
 def test_bundles_saved_before_a_field_keep_their_meaning():
     from neurokube.models.config import ModelConfig
     legacy = ModelConfig().to_dict()

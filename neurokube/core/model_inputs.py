@@ -27,10 +27,6 @@ import numpy as np
 
 from neurokube.core.errors import RecordingError
 
-# E_f, c1..c7 and E_d: the absolute LFCC columns (algorithm.md's column order); the rest
-# are their deltas.
-ABSOLUTE_FEATURES = 9
-
 if TYPE_CHECKING:
     from neurokube.core.edf import SignalSource
     from neurokube.core.feature_spec import FeatureSpec
@@ -259,7 +255,7 @@ def p1_inputs(steps: np.ndarray, config: Any) -> np.ndarray:
     c, s, _ = steps.shape
     frames = steps.reshape(c, s, config.frames_per_step, config.n_features)
     moments = np.concatenate([frames.mean(axis=2), frames.std(axis=2)], axis=-1)
-    parts = [moments] + [step_context(moments, width, ABSOLUTE_FEATURES)
+    parts = [moments] + [step_context(moments, width, config.absolute_features)
                          for width in config.p1_context_steps]
     out = np.concatenate(parts, axis=-1).astype(np.float32)
     if config.p1_input_mean:
