@@ -105,8 +105,9 @@ def test_examples_hold_labels_from_the_annotations(two_runs):
     from neurokube.core.model_inputs import p1_inputs
     config = bundle.config
     assert len(config.p1_input_mean) == len(config.p1_input_scale) == config.p1_input_values
-    inputs = np.concatenate([p1_inputs(ex.steps, config)[ex.mask].reshape(-1, 52)
-                             for ex in examples])
+    inputs = np.concatenate([
+        p1_inputs(ex.steps, config)[ex.mask].reshape(-1, config.p1_input_values)
+        for ex in examples])
     np.testing.assert_allclose(inputs.mean(axis=0), 0.0, atol=0.05)
     np.testing.assert_allclose(inputs.std(axis=0), 1.0, atol=0.05)
 

@@ -384,8 +384,8 @@ def step_labels(intervals: Iterable[tuple[float, float]], n_steps: int, step_s: 
     return (covered >= min_fraction * step_s).astype(np.int64)
 
 
-__all__ = ["ChunkPosteriors", "ModelInput", "feature_moments", "hypothesis_features",
-           "iter_model_inputs", "check_scorable", "normalise", "apply_reference", "chunk_reference",
-           "standardise", "p1_inputs", "p1_window_batches", "step_context", "p2_maps", "p2_window_batches",
-           "step_labels",
-           "step_summaries", "to_model_input", "to_steps", "window_index"]
+__all__ = ["ChunkPosteriors", "ModelInput", "apply_reference", "check_scorable", "chunk_reference",
+           "feature_moments", "hypothesis_features", "iter_model_inputs", "normalise",
+           "p1_inputs", "p1_window_batches", "p2_maps", "p2_window_batches", "standardise",
+           "step_context", "step_labels", "step_summaries", "to_model_input", "to_steps",
+           "window_index"]
