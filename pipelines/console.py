@@ -261,18 +261,19 @@ def print_dead_letters(letters: Iterable[dict[str, Any]],
         stream.write(f"dead letter: {letter['path']} [{letter['stage']}] {letter['reason']}\n")
 
 
-def print_results_table(rows: list[dict[str, Any]], stream: TextIO | None = None,
-                        limit: int = 20) -> None:
-    """Recording, duration, events, seizure seconds: the first ``limit`` rows."""
+def print_results_table(rows: list[dict[str, Any]], unlisted: int = 0,
+                        stream: TextIO | None = None) -> None:
+    """Recording, duration, events, seizure seconds, one line per row; then how many
+    recordings are not listed (``unlisted``)."""
     stream = stream or sys.stdout
     if not rows:
         return
     width = min(60, max(len(r["name"]) for r in rows))
     stream.write(f"{'recording':<{width}} {'duration s':>10} {'events':>6} "
                  f"{'seizure s':>9}\n")
-    for r in rows[:limit]:
+    for r in rows:
         name = r["name"] if len(r["name"]) <= width else "..." + r["name"][-(width - 3):]
         stream.write(f"{name:<{width}} {r['duration_s']:>10.1f} {r['events']:>6d} "
                      f"{r['seizure_s']:>9.1f}\n")
-    if len(rows) > limit:
-        stream.write(f"... and {len(rows) - limit} more (see run.json and the report)\n")
+    if unlisted:
+        stream.write(f"... and {unlisted} more recordings (see run.json and the report)\n")

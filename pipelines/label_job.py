@@ -201,7 +201,7 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     remove_stale_results(job.output, run_id, lambda name: result_paths(job.output, name))
     summary = finish_run(job.output, run_id, started)
     print_dead_letters(run_dead_letters(job.output, run_id))
-    print_results_table(result_rows(job.output, inputs.sources))
+    print_results_table(*result_rows(job.output, inputs.sources))
     print(f"labelled {summary.get('results', 0)} of {summary['inputs']} recordings "
           f"({summary.get('eeg_hours', 0):.2f} EEG-hours) in {summary['wall_time_s']:.1f} s "
           f"with model {bundle.version}; {summary.get('dead_letters', 0)} dead letters; "
@@ -231,17 +231,22 @@ def dry_run(job: LabelOptions, log_level: str, inputs: "InputSet", bundle_dir: s
 
 
 def result_rows(output_dir: str, sources: Iterable["Source"],
-                limit: int = 20) -> list[dict[str, Any]]:
-    """Closing-table rows of the first ``limit`` recordings labelled (from their .csv_bi)."""
+                limit: int = 20) -> tuple[list[dict[str, Any]], int]:
+    """Closing-table rows of the first ``limit`` recordings labelled (from their .csv_bi),
+    and how many recordings come after the last one looked at (not listed)."""
     from neurokube.core.formats import read_annotation
     from neurokube.core.paths import exists
+    sources = list(sources)
     rows = []
-    for source in sources:
+    for looked_at, source in enumerate(sources, start=1):
         path = output_path(output_dir, source.name, ".csv_bi")
-        if len(rows) >= limit or not exists(path):
+        if not exists(path):
             continue
-        seiz = [e for e in read_annotation(path).events if e.label == "seiz"]
-        rows.append({"name": source.name, "duration_s": read_annotation(path).duration_s,
+        annotation = read_annotation(path)
+        seiz = [e for e in annotation.events if e.label == "seiz"]
+        rows.append({"name": source.name, "duration_s": annotation.duration_s,
                      "events": len(seiz),
                      "seizure_s": sum(e.stop_s - e.start_s for e in seiz)})
-    return rows
+        if len(rows) == limit:
+            return rows, len(sources) - looked_at
+    return rows, 0

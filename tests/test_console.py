@@ -124,3 +124,33 @@ def test_the_flink_data_channel_hangup_is_dropped_other_grpc_errors_are_not():
     log = "INFO apache_beam.runners.worker.sdk_worker: Done consuming work."
     assert _shown(HANGUP_TRACEBACK[:3] + [log, log] + HANGUP_TRACEBACK[3:] + [table]) == [table]
     assert _shown(OWN_TRACEBACK[:2] + [log] + OWN_TRACEBACK[2:]) == OWN_TRACEBACK
+
+
+def test_closing_table_lists_twenty_recordings_and_counts_the_rest(tmp_path):
+    """A run of 25 recordings, one a dead letter (no result): 20 rows, then how many
+    recordings the table leaves out."""
+    import io
+    import types
+
+    from neurokube.core.formats import Annotation, Event, write_annotation
+    from neurokube.core.paths import output_path
+    from neurokube.pipelines.console import print_results_table
+    from neurokube.pipelines.label_job import result_rows
+    sources = [types.SimpleNamespace(name=f"r{i:02d}.edf") for i in range(25)]
+    for i, source in enumerate(sources):
+        if i != 3:
+            events = (Event(2.0, 7.0, "seiz", 0.9),) if i == 0 else ()
+            write_annotation(Annotation(f"r{i:02d}", 60.0, events),
+                             output_path(tmp_path, source.name, ".csv_bi"), "csv_bi")
+    rows, unlisted = result_rows(str(tmp_path), sources)
+    assert [r["name"] for r in rows] == [s.name for s in sources[:21] if s.name != "r03.edf"]
+    assert unlisted == 4
+    assert rows[0] == {"name": "r00.edf", "duration_s": 60.0, "events": 1, "seizure_s": 5.0}
+    out = io.StringIO()
+    print_results_table(rows, unlisted, stream=out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 22
+    assert lines[-1] == "... and 4 more recordings (see run.json and the report)"
+    few = io.StringIO()
+    print_results_table(*result_rows(str(tmp_path), sources[:5]), stream=few)
+    assert len(few.getvalue().splitlines()) == 5 and "more" not in few.getvalue()
