@@ -24,7 +24,8 @@ from neurokube.pipelines import options as opts
 from neurokube.pipelines.console import (
     Progress, print_dead_letters, print_results_table, quiet)
 from neurokube.pipelines.run_files import (
-    RUN_FILE, finish_run, prepare_output, remove_stale_results, run_dead_letters, run_folder)
+    RUN_FILE, finish_run, prepare_output, remove_stale_results, results_without_input,
+    run_dead_letters, run_folder)
 from neurokube.transforms.detect import DetectSeizures, PrepareModelInputs, detections
 from neurokube.transforms.featurize import ReadSources
 from neurokube.transforms.fingerprint import SKIPPED, FingerprintRecordings
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 # Recordings up to an hour are processed whole; longer ones in 20-minute chunks, which
 # keeps a worker under 2 GB even for 24-hour, 512 Hz recordings.
 DEFAULT_CHUNK_S = 1200.0
+# Results of recordings not in the input that run.json names (all are counted).
+OTHERS_LISTED = 20
 DEFAULT_WHOLE_MAX_S = 3600.0
 
 
@@ -199,9 +202,16 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
                                  options_record=record, incremental=job.incremental,
                                  run_id=run_id)
     remove_stale_results(job.output, run_id, lambda name: result_paths(job.output, name))
-    summary = finish_run(job.output, run_id, started)
+    others = results_without_input(job.output, inputs.sources)
+    summary = finish_run(job.output, run_id, started, extra={
+        "results_without_input": len(others),
+        "results_without_input_examples": others[:OTHERS_LISTED]})
     print_dead_letters(run_dead_letters(job.output, run_id))
     print_results_table(*result_rows(job.output, inputs.sources))
+    if others:
+        which = "1 recording" if len(others) == 1 else f"{len(others)} recordings"
+        print(f"{which} not in this input had results under {job.output}, left as they "
+              f"are (e.g. {others[0]}); see run.json")
     print(f"labelled {summary.get('results', 0)} of {summary['inputs']} recordings "
           f"({summary.get('eeg_hours', 0):.2f} EEG-hours) in {summary['wall_time_s']:.1f} s "
           f"with model {bundle.version}; {summary.get('dead_letters', 0)} dead letters; "

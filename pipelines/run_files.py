@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from neurokube.core.paths import (
     TMP_MARKER, atomic_write_text, check_output_location, is_local, join, local_path,
-    read_text, remove_if_present)
+    match_remote, output_path, read_text, remove_if_present)
 from neurokube.pipelines.options import UsageError
-from neurokube.transforms.write import DEAD_LETTERS_FILE
+from neurokube.transforms.write import DEAD_LETTERS_FILE, RESULT_META_SUFFIX
 
 if TYPE_CHECKING:
-    from neurokube.core.sources import InputSet
+    from neurokube.core.sources import InputSet, Source
 
 RUN_FILE = "run.json"
 MARKER_FILE = ".neurokube-output"
@@ -156,12 +156,35 @@ def remove_stale_results(output_dir: str, run_id: str,
             remove_if_present(path)
 
 
+def results_without_input(output_dir: str, sources: Iterable["Source"]) -> list[str]:
+    """The result records (``<name>.result.json``) in ``output_dir`` of recordings that
+    are not among ``sources`` (this run's inputs), sorted: results of recordings removed
+    from the input since an earlier run, or of another input labelled into the same
+    folder. They are left as they are; a scheduled re-labelling reports them."""
+    expected = {output_path(output_dir, s.name, RESULT_META_SUFFIX) for s in sources}
+    if not is_local(output_dir):
+        found = match_remote(join(output_dir, "**" + RESULT_META_SUFFIX))
+        return sorted(set(found) - expected)
+    root = local_path(output_dir)
+    expected = {os.path.normpath(os.path.abspath(local_path(p))) for p in expected}
+    found = []
+    for top, dirs, files in os.walk(root):
+        if os.path.normpath(top) == os.path.normpath(root):
+            dirs[:] = [d for d in dirs if d != RUNS_FOLDER]
+        found += [os.path.normpath(os.path.abspath(os.path.join(top, f))) for f in files
+                  if f.endswith(RESULT_META_SUFFIX) and not f.startswith(TMP_MARKER)]
+    return sorted(set(found) - expected)
+
+
 def finish_run(output_dir: str, run_id: str, started: float,
-               summary_file: str = RUN_FILE) -> dict[str, Any]:
-    """Complete a run's summary (wall time), publish it (as ``summary_file``) and its dead
-    letters at the top of ``output_dir``; returns the summary."""
+               summary_file: str = RUN_FILE,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Complete a run's summary (wall time and ``extra`` fields), publish it (as
+    ``summary_file``) and its dead letters at the top of ``output_dir``; returns the
+    summary."""
     folder = run_folder(output_dir, run_id)
     summary = json.loads(read_text(join(folder, RUN_FILE)))
+    summary.update(extra or {})
     summary["run_id"] = run_id
     summary["wall_time_s"] = round(time.time() - started, 3)
     text = json.dumps(summary, indent=1, sort_keys=True) + "\n"

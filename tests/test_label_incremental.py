@@ -177,3 +177,28 @@ def test_overlapping_runs_never_corrupt_each_other(corpus, tmp_path, random_bund
         assert got[name] == data, f"{name} differs from a single run's"
         if name.endswith(".csv_bi"):
             assert read_annotation(out / name).duration_s == 20.0
+
+
+def test_results_of_recordings_gone_from_the_input_are_reported_not_removed(
+        corpus, tmp_path, random_bundle, capsys):
+    """A scheduled re-labelling after a recording left the corpus: its results stay (they
+    are the user's), and the run says how many results have no recording in this input."""
+    from neurokube.pipelines.cli import main
+    out = tmp_path / "out"
+    command = ["label", "--input", str(corpus), "--output", str(out), "--model",
+               str(random_bundle), "--incremental", "--allow_dead_letters"]
+    assert main(command) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["results_without_input"] == 0
+    assert "not in this input" not in capsys.readouterr().out
+
+    (corpus / "s2/01_tcp_ar/r2.edf").unlink()
+    assert main(command) == 0
+    gone = out / "s2/01_tcp_ar/r2.result.json"
+    assert gone.exists() and (out / "s2/01_tcp_ar/r2.csv_bi").exists()
+    run = json.loads((out / "run.json").read_text())
+    assert run["results_without_input"] == 1
+    assert run["results_without_input_examples"] == [str(gone.resolve())]
+    assert (run["inputs"], run["skipped_unchanged"]) == (3, 2)
+    printed = capsys.readouterr().out
+    assert f"1 recording not in this input had results under {out}, left as" in printed
