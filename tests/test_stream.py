@@ -112,7 +112,7 @@ def test_stream_equals_batch_and_records_latency(tmp_path, causal_bundle):
     plans = {"grow0.edf": dict(steps=[8, 30, 31, 55, 90]),
              "grow1.edf": dict(steps=[20, 45, 90]),
              "moved.edf": dict(steps=[90], rename=True),
-             "paused.edf": dict(steps=[30, 90], pause_s=3.0),  # finalised, then grows
+             "paused.edf": dict(steps=[30, 90], pause_s=6.0),  # finalised, then grows
              "shrinks.edf": dict(steps=[30, 60], truncate_at=1),
              "corrupt.edf": dict(steps=[30, 60], corrupt_at=1),
              "cut_copy.edf": dict(steps=[30], keep_count=True)}
@@ -123,8 +123,11 @@ def test_stream_equals_batch_and_records_latency(tmp_path, causal_bundle):
                               out_csv=out / name.replace(".edf", ".csv_bi"), **plan))
     for writer in writers:
         writer.start()
+    # --settle_s well above the time the stream takes to label a step (each writer waits
+    # for it before the next), so that only paused.edf is finalised between its steps on
+    # a slow machine too (at 2 s, shrinks.edf was at times finalised before it shrank).
     status = main(["stream", "--watch", str(watch), "--output", str(out), "--model",
-                   str(causal_bundle), "--poll_s", "0.2", "--settle_s", "2",
+                   str(causal_bundle), "--poll_s", "0.2", "--settle_s", "5",
                    "--until_idle_s", "5", "--allow_dead_letters"])
     for writer in writers:
         writer.join()
