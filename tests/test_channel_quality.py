@@ -1,12 +1,14 @@
 """Which channels a recording has, and the levels it is referenced to, when parts of it are
 flat (electrodes off before or after the EEG)."""
 import numpy as np
+import pyedflib
 import pytest
 
 from neurokube.api import _ArraySource
 from neurokube.core.errors import RecordingError
 from neurokube.core.feature_spec import FeatureSpec
 from neurokube.core.feature_stream import block_means, iter_feature_chunks
+from tests.conftest import SHARED_DATA, require_shared
 
 SPEC = FeatureSpec()
 ELECTRODES = ["FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T3",
@@ -66,3 +68,30 @@ def test_a_decision_on_the_first_seconds_is_not_rejudged_as_a_stream_could_not()
                        FS, [f"EEG {e}-REF" for e in ELECTRODES], spec, "rec")
     with pytest.raises(RecordingError, match="no EEG signal"):
         list(iter_feature_chunks(src, spec, 3600.0, 3600.0))
+
+
+def test_a_dead_electrode_masks_the_channels_built_from_it():
+    """T3 flat for the whole recording: F7-T3, T3-T5, A1-T3 and T3-C3 are masked as flat
+    (each alone looks like live referential EEG), the other 18 channels kept."""
+    src = _source(live_s=60, flat_s=0)
+    src._data[ELECTRODES.index("T3")] = 12.0
+    stats, features = _stats(src)
+    assert stats.flat_channels == ("F7-T3", "T3-T5", "A1-T3", "T3-C3")
+    assert stats.mask.sum() == 18 and not features[~stats.mask].any()
+
+
+def test_a_real_recording_with_a_dead_electrode_loses_only_its_channels():
+    """Real EEGMMIDB scalp EEG (10-10 labels, no ears: 20 TCP channels), T7 (= T3) set
+    to a constant as a disconnected electrode reads: its three channels are masked."""
+    path = require_shared(SHARED_DATA / "real_background/eegmmidb_S001R01.edf")
+    with pyedflib.EdfReader(str(path)) as reader:
+        labels = reader.getSignalLabels()
+        fs = reader.getSampleFrequency(0)
+        data = np.stack([reader.readSignal(i) for i in range(len(labels))])
+    live = iter_feature_chunks(_ArraySource(data, fs, labels, SPEC, "rec"), SPEC, 3600.0)
+    assert next(live).stats.flat_channels == ()
+    data[[i for i, label in enumerate(labels) if label.strip(". ").upper() == "T7"]] = -4.0
+    stats = next(iter_feature_chunks(_ArraySource(data, fs, labels, SPEC, "rec"), SPEC,
+                                     3600.0)).stats
+    assert stats.flat_channels == ("F7-T3", "T3-T5", "T3-C3")
+    assert stats.mask.sum() == 17

@@ -6,8 +6,8 @@ import pytest
 from neurokube.core.errors import RecordingError
 from neurokube.core.feature_spec import TCP_CHANNELS, TCP_MONTAGE, FeatureSpec
 from neurokube.core.montage import (
-    MONTAGE_ELECTRODES, REFERENCE, derivation_plan, folder_montage_kind, montage_kind,
-    normalise_label, parse_label, resample, resample_ratio, to_tcp)
+    MONTAGE_ELECTRODES, REFERENCE, derivation_plan, flat_samples, folder_montage_kind,
+    montage_kind, normalise_label, parse_label, resample, resample_ratio, to_tcp)
 from tests.conftest import SHARED_DATA, require_shared
 
 SPEC = FeatureSpec()
@@ -150,6 +150,52 @@ def test_mixed_rates_are_resampled_per_channel():
     assert tcp.fs_hz == 250 and tcp.data_uv.shape == (22, 2500)
 
 
+T3_CHANNELS = {"F7-T3", "T3-T5", "A1-T3", "T3-C3"}
+
+
+def test_a_dead_electrode_zeroes_the_channels_built_from_it_in_the_seconds_it_is_dead():
+    """T3 flat (a constant offset) in seconds 1-2 of 4: its four channels read zero there
+    (not F7-REF, T5-REF, ...) and are untouched elsewhere; every other channel as built."""
+    sig = _signals(n=1000)
+    sig["T3"][250:750] = 35.0
+    tcp = to_tcp(list(sig.values()), [f"EEG {e}-REF" for e in sig], [250] * 21, SPEC)
+    assert tcp.mask.all()
+    for row, (a, b) in enumerate(TCP_MONTAGE):
+        expected = (sig[a] - sig[b]).astype(np.float32)
+        if f"{a}-{b}" in T3_CHANNELS:
+            expected[250:750] = 0.0
+        np.testing.assert_allclose(tcp.data_uv[row], expected, atol=1e-5)
+
+
+def test_bundles_saved_before_dead_electrodes_were_zeroed_keep_their_montage():
+    """A spec without the field (the shipped bundles') builds the channels as it did."""
+    old = FeatureSpec.from_dict({k: v for k, v in SPEC.to_dict().items()
+                                 if k != "dead_electrode_zeroes_channels"})
+    assert not old.dead_electrode_zeroes_channels and SPEC.dead_electrode_zeroes_channels
+    sig = _signals(n=1000)
+    sig["T3"][:] = 0.0
+    tcp = to_tcp(list(sig.values()), [f"EEG {e}-REF" for e in sig], [250] * 21, old)
+    np.testing.assert_allclose(tcp.data_uv[TCP_CHANNELS.index("F7-T3")], sig["F7"], rtol=1e-5)
+
+
+def test_a_quiet_electrode_is_not_dead():
+    """A live electrode of 1 µV RMS (ten times the flat threshold) is kept as it is."""
+    sig = _signals(n=1000)
+    sig["T3"] = sig["T3"] / 20.0
+    tcp = to_tcp(list(sig.values()), [f"EEG {e}-REF" for e in sig], [250] * 21, SPEC)
+    row = TCP_CHANNELS.index("F7-T3")
+    np.testing.assert_allclose(tcp.data_uv[row], sig["F7"] - sig["T3"], rtol=1e-5)
+
+
+def test_flat_samples_blocks_and_partial_tail():
+    x = np.random.default_rng(1).normal(0, 10, 250 * 3 + 40)
+    assert flat_samples(x, SPEC) is None
+    x[500:] = 7.0  # the third block and the 40-sample tail after it
+    flat = flat_samples(x, SPEC)
+    assert not flat[:500].any() and flat[500:].all()
+    assert flat_samples(np.zeros(40), SPEC).all()  # shorter than a block: judged alone
+
+
 def _electrode_field(n=1000, seed=3):
     rng = np.random.default_rng(seed)
     names = ELECTRODES + ("FT9", "FT10", "FZ", "PZ")
@@ -167,6 +213,21 @@ def test_linked_ears_with_an_ear_derivation_build_all_22_channels():
     assert tcp.mask.all()
     for row, (a, b) in enumerate(TCP_MONTAGE):
         np.testing.assert_allclose(tcp.data_uv[row], field[a] - field[b], atol=1e-3)
+
+
+def test_a_flat_ear_derivation_is_not_a_dead_electrode():
+    """Ears linked by a wire read A2-A1 = 0: the ear channels are built, not zeroed."""
+    field = _electrode_field()
+    field["A2"] = field["A1"]
+    ref = field["A1"]
+    names = [e for e in ELECTRODES if e not in ("A1", "A2")]
+    labels = [f"EEG {e.capitalize()}" for e in names] + ["EEG A2-A1"]
+    signals = [field[e] - ref for e in names] + [field["A2"] - field["A1"]]
+    tcp = to_tcp(signals, labels, [250] * len(labels), SPEC)
+    assert tcp.mask.all()
+    for row, (a, b) in enumerate(TCP_MONTAGE):
+        np.testing.assert_allclose(tcp.data_uv[row], field[a] - field[b], atol=1e-3)
+    assert np.abs(tcp.data_uv[TCP_CHANNELS.index("A1-T3")]).max() > 1.0
 
 
 def test_bipolar_recording_chains_derivations_and_masks_the_rest():

@@ -11,6 +11,7 @@ import shlex
 
 import pytest
 
+from neurokube.core.feature_spec import FeatureSpec
 from neurokube.models.bundle import REFERENCE_BUNDLE, REFERENCE_CAUSAL_BUNDLE
 from neurokube.models.config import ModelConfig
 from neurokube.models.training import TrainConfig
@@ -53,7 +54,7 @@ def test_recipe_settings_are_the_bundles(name, folder):
     saved_config = ModelConfig.from_dict(saved["model_config"]).to_dict()
     expected = {k: v for k, v in saved_config.items() if k not in MEASURED}
     assert {k: v for k, v in config.to_dict().items() if k not in MEASURED} == expected
-    assert spec.to_dict() == saved["feature_spec"]
+    assert spec.to_dict() == FeatureSpec.from_dict(saved["feature_spec"]).to_dict()
     assert train_cfg.to_dict() == saved["training"]["train_config"]
 
 

@@ -67,7 +67,11 @@ class FeatureSpec:
     Channel quality
         ``flat_channel_rms_uv``: a TCP channel whose median 1 s RMS is below this is flat;
         ``flat_channel_relative_db``: or whose median energy is this far below the median
-        channel's; flat channels are masked. ``energy_block_s``: block of the per-channel
+        channel's; flat channels are masked. ``dead_electrode_zeroes_channels``: an
+        electrode (referential file channel) whose RMS in a block of ``energy_block_s``
+        is below ``flat_channel_rms_uv`` is dead there, and the TCP channels built from
+        it read zero in that block (so a channel dead for most of the recording is
+        masked as flat; bundles saved before this field keep their behaviour, off). ``energy_block_s``: block of the per-channel
         energy statistics (median frame energy per block, then over blocks).
         ``mask_decision_s``: the flat channels are decided on the recording's first this
         many seconds (what a detector labelling a recording as it grows can know; 0 =
@@ -109,6 +113,7 @@ class FeatureSpec:
     # Channel quality.
     flat_channel_rms_uv: float = 0.1
     flat_channel_relative_db: float = 40.0
+    dead_electrode_zeroes_channels: bool = True
     energy_block_s: float = 1.0
     mask_decision_s: float = 0.0
     # Front end.
@@ -224,7 +229,7 @@ class FeatureSpec:
 
 # What a FeatureSpec field meant in bundles saved before the field existed (where that
 # differs from today's default).
-BEFORE_FIELD = {"resample_remove_offset": False}
+BEFORE_FIELD = {"resample_remove_offset": False, "dead_electrode_zeroes_channels": False}
 
 
 def _jsonable(value):

@@ -308,11 +308,41 @@ def resample(x: np.ndarray, fs_hz: float, spec: FeatureSpec,
     return sp_signal.resample_poly(x - offset, up, down, axis=-1) + offset
 
 
+def flat_samples(x_uv: np.ndarray, spec: FeatureSpec) -> Optional[np.ndarray]:
+    """Where an electrode's signal is flat: bool per sample, True over every block of
+    ``spec.energy_block_s`` (counted from the first sample) whose RMS about the block's
+    own mean is below ``spec.flat_channel_rms_uv`` µV; a last, partial block shares the
+    decision of the block before it (or is judged alone when there is none). None when
+    no block is flat.
+
+    ``x_uv`` : 1-D, µV at ``spec.target_fs_hz``.
+    """
+    n = max(1, int(round(spec.energy_block_s * spec.target_fs_hz)))
+    whole = len(x_uv) // n * n
+    flat = np.asarray(x_uv[:whole], np.float64).reshape(-1, n).std(axis=1) \
+        < spec.flat_channel_rms_uv
+    if whole < len(x_uv):
+        tail = (flat[-1] if len(flat) else
+                float(np.std(x_uv[whole:])) < spec.flat_channel_rms_uv)
+        flat = np.append(flat, tail)
+    if not flat.any():
+        return None
+    return np.repeat(flat, n)[:len(x_uv)]
+
+
 def to_tcp(signals_uv: Union[Sequence[np.ndarray], Mapping[int, np.ndarray]],
            raw_labels: Sequence[str], fs_hz: Sequence[float], spec: FeatureSpec,
            path: str = "", plan: Optional[DerivationPlan] = None,
            offsets_uv: Optional[Mapping[int, float]] = None) -> TcpSignals:
     """Build the TCP bipolar montage at ``spec.target_fs_hz``.
+
+    With ``spec.dead_electrode_zeroes_channels``, a TCP channel is zero wherever a
+    referential file channel it is built from is flat (:func:`flat_samples`): a dead electrode would otherwise leave its neighbour's
+    referential signal in the bipolar channel (F7-T3 with T3 dead is F7-REF), which no
+    per-channel energy test can tell from EEG. The zeroed channel is then flat to
+    :func:`~neurokube.core.feature_stream.recording_stats` and masked when it is dead for
+    most of the recording. A flat bipolar file channel is left as it is: two bridged or
+    linked electrodes (``A2-A1``) legitimately read zero.
 
     Parameters
     ----------
@@ -357,6 +387,13 @@ def to_tcp(signals_uv: Union[Sequence[np.ndarray], Mapping[int, np.ndarray]],
     n_samples = min(len(v) for v in resampled.values())
     if n_samples == 0:
         raise RecordingError("no samples in the montage channels", stage="read")
+    dead = {}
+    for i in used if spec.dead_electrode_zeroes_channels else ():
+        parsed = parse_label(raw_labels[i], spec)
+        if parsed and parsed[1] == REFERENCE:
+            flat = flat_samples(resampled[i][:n_samples], spec)
+            if flat is not None:
+                dead[i] = flat
     rows = [w for w in plan.weights if w is not None]
     data = np.empty((len(rows), n_samples), dtype=np.float32)
     acc = np.empty(n_samples, dtype=np.float64)
@@ -365,6 +402,9 @@ def to_tcp(signals_uv: Union[Sequence[np.ndarray], Mapping[int, np.ndarray]],
         acc[:] = 0.0
         for i, w in weights:
             acc += w * resampled[i][:n_samples]
+        for i, _ in weights:
+            if i in dead:
+                acc[dead[i]] = 0.0
         data[row] = acc
     mask = plan.mask
     channels = tuple(name for name, keep in zip(TCP_CHANNELS, mask) if keep)
