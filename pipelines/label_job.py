@@ -41,9 +41,9 @@ if TYPE_CHECKING:
 # Recordings up to an hour are processed whole; longer ones in 20-minute chunks, which
 # keeps a worker under 2 GB even for 24-hour, 512 Hz recordings.
 DEFAULT_CHUNK_S = 1200.0
+DEFAULT_WHOLE_MAX_S = 3600.0
 # Results of recordings not in the input that run.json names (all are counted).
 OTHERS_LISTED = 20
-DEFAULT_WHOLE_MAX_S = 3600.0
 
 
 def build_label_pipeline(p: beam.Pipeline, inputs: "InputSet", output_dir: str,
@@ -210,8 +210,8 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     print_results_table(*result_rows(job.output, inputs.sources))
     if others:
         which = "1 recording" if len(others) == 1 else f"{len(others)} recordings"
-        print(f"{which} not in this input had results under {job.output}, left as they "
-              f"are (e.g. {others[0]}); see run.json")
+        print(f"results of {which} not in this input are under {job.output}, left as "
+              f"they are (e.g. {others[0]}; see run.json)")
     print(f"labelled {summary.get('results', 0)} of {summary['inputs']} recordings "
           f"({summary.get('eeg_hours', 0):.2f} EEG-hours) in {summary['wall_time_s']:.1f} s "
           f"with model {bundle.version}; {summary.get('dead_letters', 0)} dead letters; "

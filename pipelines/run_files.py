@@ -157,23 +157,28 @@ def remove_stale_results(output_dir: str, run_id: str,
 
 
 def results_without_input(output_dir: str, sources: Iterable["Source"]) -> list[str]:
-    """The result records (``<name>.result.json``) in ``output_dir`` of recordings that
-    are not among ``sources`` (this run's inputs), sorted: results of recordings removed
-    from the input since an earlier run, or of another input labelled into the same
-    folder. They are left as they are; a scheduled re-labelling reports them."""
-    expected = {output_path(output_dir, s.name, RESULT_META_SUFFIX) for s in sources}
-    if not is_local(output_dir):
-        found = match_remote(join(output_dir, "**" + RESULT_META_SUFFIX))
-        return sorted(set(found) - expected)
-    root = local_path(output_dir)
-    expected = {os.path.normpath(os.path.abspath(local_path(p))) for p in expected}
-    found = []
-    for top, dirs, files in os.walk(root):
-        if os.path.normpath(top) == os.path.normpath(root):
-            dirs[:] = [d for d in dirs if d != RUNS_FOLDER]
-        found += [os.path.normpath(os.path.abspath(os.path.join(top, f))) for f in files
-                  if f.endswith(RESULT_META_SUFFIX) and not f.startswith(TMP_MARKER)]
-    return sorted(set(found) - expected)
+    """The results in ``output_dir`` of recordings that are not among ``sources`` (this
+    run's inputs): results of recordings removed from the input since an earlier run, or
+    of another input labelled into the same folder. Returns their names relative to the
+    output (``s2/01_tcp_ar/r2``), sorted, from their ``.result.json`` records; they are
+    left as they are. Temporary files and the ``runs/`` folder are not looked at."""
+    if is_local(output_dir):
+        root = local_path(output_dir)
+        found = [os.path.relpath(os.path.join(top, f), root)
+                 for top, _, files in os.walk(root) for f in files]
+    else:
+        prefix = join(output_dir, "")
+        found = [path[len(prefix):] for path in match_remote(
+            join(output_dir, "**" + RESULT_META_SUFFIX)) if path.startswith(prefix)]
+    names = set()
+    for rel in found:
+        parts = rel.replace(os.sep, "/").split("/")
+        if (parts[0] == RUNS_FOLDER or parts[-1].startswith(TMP_MARKER)
+                or not parts[-1].endswith(RESULT_META_SUFFIX)):
+            continue
+        names.add("/".join(parts)[:-len(RESULT_META_SUFFIX)])
+    expected = {output_path("", s.name, "").lstrip("/") for s in sources}
+    return sorted(names - expected)
 
 
 def finish_run(output_dir: str, run_id: str, started: float,

@@ -198,7 +198,21 @@ def test_results_of_recordings_gone_from_the_input_are_reported_not_removed(
     assert gone.exists() and (out / "s2/01_tcp_ar/r2.csv_bi").exists()
     run = json.loads((out / "run.json").read_text())
     assert run["results_without_input"] == 1
-    assert run["results_without_input_examples"] == [str(gone.resolve())]
+    assert run["results_without_input_examples"] == ["s2/01_tcp_ar/r2"]
     assert (run["inputs"], run["skipped_unchanged"]) == (3, 2)
     printed = capsys.readouterr().out
-    assert f"1 recording not in this input had results under {out}, left as" in printed
+    assert (f"results of 1 recording not in this input are under {out}, left as they "
+            "are (e.g. s2/01_tcp_ar/r2;") in printed
+
+
+def test_the_report_of_results_without_input_reads_remote_listings_alike(monkeypatch):
+    """On gs:// the listing comes from the bucket: temporary files of writes in flight
+    and the runs/ records are not results, and names come out relative to the output."""
+    from neurokube.core.sources import Source
+    from neurokube.pipelines import run_files
+    listing = ["gs://b/out/s1/r1.result.json", "gs://b/out/s2/r2.result.json",
+               "gs://b/out/s2/.tmp-1a2b-r3.result.json", "gs://b/out/runs/x/r4.result.json",
+               "gs://b/out/top.result.json"]
+    monkeypatch.setattr(run_files, "match_remote", lambda pattern: listing)
+    sources = [Source(url="gs://b/in/s1/r1.edf", name="s1/r1.edf")]
+    assert run_files.results_without_input("gs://b/out", sources) == ["s2/r2", "top"]

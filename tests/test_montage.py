@@ -189,11 +189,23 @@ def test_a_quiet_electrode_is_not_dead():
 
 def test_flat_samples_blocks_and_partial_tail():
     x = np.random.default_rng(1).normal(0, 10, 250 * 3 + 40)
-    assert flat_samples(x, SPEC) is None
+    assert flat_samples(x, 250, len(x), SPEC) is None
     x[500:] = 7.0  # the third block and the 40-sample tail after it
-    flat = flat_samples(x, SPEC)
+    flat = flat_samples(x, 250, len(x), SPEC)
     assert not flat[:500].any() and flat[500:].all()
-    assert flat_samples(np.zeros(40), SPEC).all()  # shorter than a block: judged alone
+    assert flat_samples(np.zeros(40), 250, 40, SPEC).all()  # under a block: judged alone
+
+
+@pytest.mark.parametrize("fs", [256, 200, 512])
+def test_an_electrode_that_dies_at_a_rail_is_found_at_resampled_rates(fs):
+    """Live for 2 s, then stuck at 5 mV: the resampler's ripple on that level (far from
+    the first second's offset) must not hide it, so flatness is judged at the file's rate."""
+    sig = _signals(n=fs * 6)
+    sig["T3"][2 * fs:] = 5000.0
+    tcp = to_tcp(list(sig.values()), [f"EEG {e}-REF" for e in sig], [fs] * 21, SPEC)
+    for name in T3_CHANNELS:
+        row = tcp.data_uv[tcp.channels.index(name)]
+        assert not row[3 * 250:].any() and row[:250].any()
 
 
 def _electrode_field(n=1000, seed=3):

@@ -125,10 +125,11 @@ def test_stream_equals_batch_and_records_latency(tmp_path, causal_bundle):
         writer.start()
     # --settle_s well above the time the stream takes to label a step (each writer waits
     # for it before the next), so that only paused.edf is finalised between its steps on
-    # a slow machine too (at 2 s, shrinks.edf was at times finalised before it shrank).
+    # a slow machine too (at 2 s, shrinks.edf was at times finalised before it shrank);
+    # --until_idle_s above paused.edf's pause, so the job waits for it to grow again.
     status = main(["stream", "--watch", str(watch), "--output", str(out), "--model",
                    str(causal_bundle), "--poll_s", "0.2", "--settle_s", "5",
-                   "--until_idle_s", "5", "--allow_dead_letters"])
+                   "--until_idle_s", "10", "--allow_dead_letters"])
     for writer in writers:
         writer.join()
         assert writer.error is None, writer.error

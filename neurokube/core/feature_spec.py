@@ -71,8 +71,9 @@ class FeatureSpec:
         electrode (referential file channel) whose RMS in a block of ``energy_block_s``
         is below ``flat_channel_rms_uv`` is dead there, and the TCP channels built from
         it read zero in that block (so a channel dead for most of the recording is
-        masked as flat; bundles saved before this field keep their behaviour, off). ``energy_block_s``: block of the per-channel
-        energy statistics (median frame energy per block, then over blocks).
+        masked as flat; bundles saved before this field keep their behaviour, off).
+        ``energy_block_s``: block of the per-channel energy statistics (median frame
+        energy per block, then over blocks).
         ``mask_decision_s``: the flat channels are decided on the recording's first this
         many seconds (what a detector labelling a recording as it grows can know; 0 =
         the whole recording).

@@ -308,26 +308,37 @@ def resample(x: np.ndarray, fs_hz: float, spec: FeatureSpec,
     return sp_signal.resample_poly(x - offset, up, down, axis=-1) + offset
 
 
-def flat_samples(x_uv: np.ndarray, spec: FeatureSpec) -> Optional[np.ndarray]:
-    """Where an electrode's signal is flat: bool per sample, True over every block of
-    ``spec.energy_block_s`` (counted from the first sample) whose RMS about the block's
-    own mean is below ``spec.flat_channel_rms_uv`` µV; a last, partial block shares the
-    decision of the block before it (or is judged alone when there is none). None when
-    no block is flat.
+def flat_samples(x_uv: np.ndarray, fs_hz: float, n_out: int, spec: FeatureSpec
+                 ) -> Optional[np.ndarray]:
+    """Where an electrode's signal is flat, as a bool per output sample (``n_out`` samples
+    at ``spec.target_fs_hz``), or None when it is nowhere flat.
 
-    ``x_uv`` : 1-D, µV at ``spec.target_fs_hz``.
+    Flat: a block of ``spec.energy_block_s`` (counted from the first sample) whose RMS
+    about the block's own mean is below ``spec.flat_channel_rms_uv`` µV, judged at the
+    channel's own rate ``fs_hz`` (a resampler's ripple on a constant level far from the
+    recording's offset would hide it). A last, partial block shares the decision of the
+    block before it, or is judged alone when there is none.
+
+    ``x_uv`` : 1-D, µV at ``fs_hz``.
     """
-    n = max(1, int(round(spec.energy_block_s * spec.target_fs_hz)))
-    whole = len(x_uv) // n * n
-    flat = np.asarray(x_uv[:whole], np.float64).reshape(-1, n).std(axis=1) \
-        < spec.flat_channel_rms_uv
-    if whole < len(x_uv):
-        tail = (flat[-1] if len(flat) else
-                float(np.std(x_uv[whole:])) < spec.flat_channel_rms_uv)
-        flat = np.append(flat, tail)
+    x = np.asarray(x_uv, np.float64)
+    if len(x) == 0:
+        return None
+    x = x - x[0]  # smaller values for the sums below
+    per = spec.energy_block_s * float(fs_hz)
+    n_blocks = int(np.floor(len(x) / per + 1e-9))
+    if n_blocks == 0:
+        flat = np.array([float(np.std(x)) < spec.flat_channel_rms_uv])
+    else:
+        edges = np.round(np.arange(n_blocks + 1) * per).astype(np.int64)
+        counts = np.diff(edges)
+        mean = np.add.reduceat(x[:edges[-1]], edges[:-1]) / counts
+        power = np.add.reduceat(x[:edges[-1]] ** 2, edges[:-1]) / counts
+        flat = power - mean ** 2 < spec.flat_channel_rms_uv ** 2
     if not flat.any():
         return None
-    return np.repeat(flat, n)[:len(x_uv)]
+    out = np.repeat(flat, int(round(spec.energy_block_s * spec.target_fs_hz)))[:n_out]
+    return np.concatenate([out, np.full(n_out - len(out), flat[-1])])
 
 
 def to_tcp(signals_uv: Union[Sequence[np.ndarray], Mapping[int, np.ndarray]],
@@ -337,12 +348,15 @@ def to_tcp(signals_uv: Union[Sequence[np.ndarray], Mapping[int, np.ndarray]],
     """Build the TCP bipolar montage at ``spec.target_fs_hz``.
 
     With ``spec.dead_electrode_zeroes_channels``, a TCP channel is zero wherever a
-    referential file channel it is built from is flat (:func:`flat_samples`): a dead electrode would otherwise leave its neighbour's
-    referential signal in the bipolar channel (F7-T3 with T3 dead is F7-REF), which no
-    per-channel energy test can tell from EEG. The zeroed channel is then flat to
+    referential file channel it is built from is flat (:func:`flat_samples`): a dead
+    electrode would otherwise leave its neighbour's referential signal in the bipolar
+    channel (F7-T3 with T3 dead is F7-REF), which no per-channel energy test can tell from
+    EEG. The zeroed channel is then flat to
     :func:`~neurokube.core.feature_stream.recording_stats` and masked when it is dead for
     most of the recording. A flat bipolar file channel is left as it is: two bridged or
-    linked electrodes (``A2-A1``) legitimately read zero.
+    linked electrodes (``A2-A1``) legitimately read zero. A file that stores its
+    reference electrode as a channel reading zero loses the channels built from it the
+    same way (masked, not mislabelled).
 
     Parameters
     ----------
@@ -391,7 +405,8 @@ def to_tcp(signals_uv: Union[Sequence[np.ndarray], Mapping[int, np.ndarray]],
     for i in used if spec.dead_electrode_zeroes_channels else ():
         parsed = parse_label(raw_labels[i], spec)
         if parsed and parsed[1] == REFERENCE:
-            flat = flat_samples(resampled[i][:n_samples], spec)
+            native = signals_uv[i][:int(shortest[float(fs_hz[i])])]
+            flat = flat_samples(native, float(fs_hz[i]), n_samples, spec)
             if flat is not None:
                 dead[i] = flat
     rows = [w for w in plan.weights if w is not None]
