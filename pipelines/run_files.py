@@ -71,12 +71,14 @@ def _check_not_over_inputs(output_dir, inputs):
 
 
 def _foreign_files(folder):
-    """Some files in a local folder that NeuroKube did not write (none if it is marked)."""
+    """Some files in a local folder that NeuroKube did not write (none if it is marked).
+    NeuroKube's own temporary files do not count: a run starting beside another one can
+    see the other's marker while it is still being written."""
     if os.path.exists(os.path.join(folder, MARKER_FILE)):
         return []
     found = []
     for top, _, files in os.walk(folder):
-        found += [os.path.join(top, f) for f in files]
+        found += [os.path.join(top, f) for f in files if not f.startswith(TMP_MARKER)]
         if len(found) >= 3:
             break
     return found[:3]

@@ -223,3 +223,25 @@ def test_adding_a_list_entry_renames_no_other_recording(tmp_path, monkeypatch):
     # Entries outside the list's folder are named from the folder they share.
     assert names(str(tmp_path / "elsewhere/d.edf"),
                  where=tmp_path / "corpA" / "l.list") == ["d.edf"]
+
+
+def test_a_run_starting_beside_another_is_not_refused_for_its_temporary_files(make_edf,
+                                                                             tmp_path):
+    """Two runs into one new folder: the second may look while the first is still
+    writing the folder's marker (a temporary file); that is NeuroKube's own file, not a
+    user's, while any other file still stops the run."""
+    from neurokube.core.sources import list_recordings
+    from neurokube.pipelines.options import UsageError
+    from neurokube.pipelines.run_files import MARKER_FILE, prepare_output
+    make_edf("r.edf", folder="corpus")
+    inputs = list_recordings(str(tmp_path / "corpus"))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / f".tmp-92748740a1b8-{MARKER_FILE}").write_text("being written")
+    prepare_output(str(out), inputs)
+    assert (out / MARKER_FILE).exists()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("a user's file")
+    with pytest.raises(UsageError, match="holds files NeuroKube did not write"):
+        prepare_output(str(other), inputs)
