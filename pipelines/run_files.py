@@ -166,8 +166,12 @@ def results_without_input(output_dir: str, sources: Iterable["Source"]) -> list[
     left as they are. Temporary files and the ``runs/`` folder are not looked at."""
     if is_local(output_dir):
         root = local_path(output_dir)
-        found = [os.path.relpath(os.path.join(top, f), root)
-                 for top, _, files in os.walk(root) for f in files]
+        found = []
+        for top, dirs, files in os.walk(root):
+            if top == root and RUNS_FOLDER in dirs:
+                dirs.remove(RUNS_FOLDER)  # per-run copies: not walked at TUEG scale
+            found.extend(os.path.relpath(os.path.join(top, f), root)
+                         for f in files if f.endswith(RESULT_META_SUFFIX))
     else:
         prefix = join(output_dir, "")
         found = [path[len(prefix):] for path in match_remote(
