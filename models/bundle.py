@@ -30,6 +30,7 @@ import numpy as np
 
 from neurokube.models.config import ModelConfig, P3Params
 from neurokube.models.numpy_engine import WEIGHTS_FILE, save_weights, weights_arrays
+from neurokube.core import paths
 from neurokube.core.feature_spec import FeatureSpec
 
 if TYPE_CHECKING:
@@ -40,6 +41,53 @@ REFERENCE_BUNDLE = pathlib.Path(str(importlib.resources.files("neurokube.models.
 # The shipped causal model (``neurokube stream``: it looks only at the past).
 REFERENCE_CAUSAL_BUNDLE = pathlib.Path(str(importlib.resources.files(
     "neurokube.models.reference_causal")))
+# A shipped bundle's location as jobs pass it to their workers: each machine resolves it
+# to its own installation, whose path differs from the launcher's on remote workers.
+PACKAGE_PREFIX = "package:"
+SHIPPED_BUNDLES = {"reference": REFERENCE_BUNDLE, "reference_causal": REFERENCE_CAUSAL_BUNDLE}
+_DOWNLOADED: dict[str, pathlib.Path] = {}
+
+
+def bundle_location(folder: str | os.PathLike[str]) -> str:
+    """Where workers find the bundle at ``folder``: ``package:NAME`` for a shipped bundle
+    (local paths that are one of :data:`SHIPPED_BUNDLES`), else ``folder`` as given (a
+    local folder or a FileSystems URL such as ``gs://bucket/models/mine``)."""
+    folder = str(folder)
+    if paths.is_local(folder) and os.path.isdir(paths.local_path(folder)):
+        real = os.path.realpath(paths.local_path(folder))
+        for name, shipped in SHIPPED_BUNDLES.items():
+            if real == os.path.realpath(shipped):
+                return PACKAGE_PREFIX + name
+    return folder
+
+
+def local_bundle_folder(location: str | os.PathLike[str]) -> pathlib.Path:
+    """A local folder holding the bundle at ``location`` (see :func:`bundle_location`):
+    this installation's copy of a shipped bundle, a local folder itself, or a copy of a
+    remote folder's files in the temporary folder (fetched once per process; its contents
+    are verified when the bundle loads).
+
+    Raises ``ValueError`` for an unknown shipped name or a remote folder that cannot be
+    read."""
+    location = str(location)
+    if location.startswith(PACKAGE_PREFIX):
+        name = location[len(PACKAGE_PREFIX):]
+        if name not in SHIPPED_BUNDLES:
+            raise ValueError(f"{location}: no shipped model bundle of that name "
+                             f"(there are {', '.join(sorted(SHIPPED_BUNDLES))})")
+        return SHIPPED_BUNDLES[name]
+    if paths.is_local(location):
+        return pathlib.Path(paths.local_path(location))
+    if location not in _DOWNLOADED:
+        import tempfile
+        dest = tempfile.mkdtemp(prefix="neurokube-bundle-")
+        try:
+            paths.download_folder(location, dest)
+        except Exception as exc:  # noqa: BLE001 - storage errors come in many types
+            raise ValueError(f"{location}: the model bundle could not be read "
+                             f"({type(exc).__name__}: {exc})") from None
+        _DOWNLOADED[location] = pathlib.Path(dest)
+    return _DOWNLOADED[location]
 
 
 def library_versions() -> dict[str, str]:
@@ -165,9 +213,10 @@ class ModelBundle:
         to build a pipeline, whose workers then load and verify the whole bundle.
         ``engine="numpy"`` loads the weight arrays only (no TensorFlow either).
         """
-        folder = pathlib.Path(folder)
+        location = str(folder)
+        folder = local_bundle_folder(folder)
         if not folder.is_dir():
-            raise ValueError(f"{folder} is not a model bundle folder")
+            raise ValueError(f"{location} is not a model bundle folder")
         needed = ["bundle.json", "VERSION", WEIGHTS_FILE]
         if with_models and engine == "keras":
             needed += ["p1.keras", "p2.keras"]
@@ -175,19 +224,19 @@ class ModelBundle:
         if missing:
             hint = (" (a bundle saved by an older NeuroKube: load it with engine='keras' and "
                     "save it again)" if missing == [WEIGHTS_FILE] else "")
-            raise ValueError(f"{folder} is not a model bundle: missing "
+            raise ValueError(f"{location} is not a model bundle: missing "
                              f"{', '.join(missing)}{hint}")
         try:
             meta = json.loads((folder / "bundle.json").read_text())
         except ValueError as exc:
-            raise ValueError(f"{folder}/bundle.json is not valid JSON: {exc}") from None
+            raise ValueError(f"{location}/bundle.json is not valid JSON: {exc}") from None
         recorded = (folder / "VERSION").read_text().strip()
         if recorded != meta.get("version"):
-            raise ValueError(f"{folder}: VERSION {recorded!r} does not match bundle.json's "
+            raise ValueError(f"{location}: VERSION {recorded!r} does not match bundle.json's "
                              f"version {meta.get('version')!r} (files altered?)")
         for name, digest in (meta.get("file_digests") or {}).items():
             if file_sha256(folder / name) != digest:
-                raise ValueError(f"{folder}/{name}: contents differ from the digest recorded "
+                raise ValueError(f"{location}/{name}: contents differ from the digest recorded "
                                  "in bundle.json (file altered or truncated?)")
         models, weights = (None, None), None
         if with_models and engine == "numpy":
@@ -206,7 +255,7 @@ class ModelBundle:
                      recorded_spec={"feature_spec": meta["feature_spec"],
                                     "config": meta["model_config"], "p3": meta["p3"]})
         if bundle.version != meta["version"]:
-            raise ValueError(f"{folder}: content hash {bundle.version} does not match the "
+            raise ValueError(f"{location}: content hash {bundle.version} does not match the "
                              f"recorded version {meta['version']} (files altered?)")
         return bundle
 

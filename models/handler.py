@@ -49,7 +49,11 @@ class DetectorModelHandler(ModelHandler):
     Parameters
     ----------
     bundle_dir : str
-        Folder of the model bundle (local path).
+        Where the model bundle is (:func:`~neurokube.models.bundle.bundle_location`): a
+        shipped bundle by name (``package:reference``), a local folder or a FileSystems URL.
+    expected_version : str, optional
+        The bundle version the job was built for: a worker that loads another (a different
+        installation, or files replaced since launch) fails instead of labelling with it.
     p1_batch_windows, p2_batch_windows : int
         Windows per P1 / P2 model call.
     min_batch_size, max_batch_size : int
@@ -71,7 +75,8 @@ class DetectorModelHandler(ModelHandler):
                  p2_batch_windows: int = 1024, min_batch_size: int = 1,
                  max_batch_size: int = 4, large_model: bool = False,
                  model_copies: int | None = None, device: str = "CPU",
-                 retry_policy: RetryPolicy | None = None, engine: str | None = None) -> None:
+                 retry_policy: RetryPolicy | None = None, engine: str | None = None,
+                 expected_version: str | None = None) -> None:
         if device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
         engine = engine or ("keras" if device == "GPU" else "numpy")
@@ -82,6 +87,7 @@ class DetectorModelHandler(ModelHandler):
         super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size,
                          large_model=large_model, model_copies=model_copies)
         self._bundle_dir = str(bundle_dir)
+        self._expected_version = expected_version
         self._p1_batch, self._p2_batch = int(p1_batch_windows), int(p2_batch_windows)
         self._device, self._engine = device, engine
         self._retry_policy = retry_policy or DEFAULT_RETRY_POLICY
@@ -96,6 +102,11 @@ class DetectorModelHandler(ModelHandler):
             os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")
         from neurokube.models.bundle import ModelBundle
         bundle = ModelBundle.load(self._bundle_dir, engine=self._engine)
+        if self._expected_version and bundle.version != self._expected_version:
+            raise ValueError(f"model bundle {self._bundle_dir} is version {bundle.version} on "
+                             f"this worker, but the job was built for "
+                             f"{self._expected_version}: install the same NeuroKube (and "
+                             "bundle) on the workers as on the machine that launched the job")
         _LOG.info("loaded model bundle %s from %s (%s engine)", bundle.version,
                   self._bundle_dir, self._engine)
         return bundle.detector(p1_batch_windows=self._p1_batch,

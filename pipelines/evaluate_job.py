@@ -52,7 +52,10 @@ def _corpus(text):
 
 
 def bundle_tag(folder: str, bundle: "ModelBundle") -> str:
-    return f"{os.path.basename(os.path.normpath(str(folder)))}-{bundle.version[:8]}"
+    """``NAME-VERSION8``: the bundle folder's (or shipped bundle's) name and its version."""
+    from neurokube.models.bundle import PACKAGE_PREFIX
+    name = str(folder).removeprefix(PACKAGE_PREFIX).rstrip("/")
+    return f"{os.path.basename(os.path.normpath(name))}-{bundle.version[:8]}"
 
 
 def referenced_inputs(corpus_name: str, corpus_spec: str
@@ -90,7 +93,8 @@ def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str,
     run_id = prepare_output(out_dir, inputs, overwrite)
     started = time.time()
     with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
-        build_label_pipeline(p, inputs, out_dir, bundle, DetectorModelHandler(bundle_dir),
+        build_label_pipeline(p, inputs, out_dir, bundle, DetectorModelHandler(
+                                 bundle_dir, expected_version=bundle.version),
                              formats=("csv_bi", "posteriors"), run_id=run_id,
                              options_record={"evaluate": corpus_name})
     summary = finish_run(out_dir, run_id, started)
@@ -199,6 +203,8 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     if job.card and len(bundles) != 1:
         raise opts.UsageError("--card records the results of exactly one --model")
     argv = opts.beam_argv(args, beam_argv)
+    for folder, _ in bundles:
+        opts.check_workers_reach_model(folder, argv)
     referenced = {name: referenced_inputs(name, spec) for name, spec in corpora}
     rows = []
     with quiet(args.log_level):

@@ -168,14 +168,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def job_handler(job: LabelOptions, bundle_dir: str) -> "DetectorModelHandler":
+def job_handler(job: LabelOptions, bundle_dir: str, expected_version: str | None = None
+                ) -> "DetectorModelHandler":
     """The inference handler a ``label`` command's options ask for."""
     from neurokube.models.handler import DetectorModelHandler
     return DetectorModelHandler(bundle_dir, p1_batch_windows=job.p1_batch_windows,
                                 p2_batch_windows=job.p2_batch_windows,
                                 max_batch_size=job.max_batch_size,
                                 large_model=job.large_model, model_copies=job.model_copies,
-                                device=job.device, engine=job.engine)
+                                device=job.device, engine=job.engine,
+                                expected_version=expected_version)
 
 
 def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
@@ -185,10 +187,11 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     inputs = opts.list_inputs(job.input)
     formats = list(job.formats) + (["posteriors"] if job.report else [])
     argv = opts.beam_argv(args, beam_argv)
+    opts.check_workers_reach_model(bundle_dir, argv)
     if opts.is_dry_run(argv):
         return dry_run(job, args.log_level, inputs, bundle_dir, bundle, formats, argv)
     run_id = prepare_output(job.output, inputs, job.overwrite)
-    handler = job_handler(job, bundle_dir)
+    handler = job_handler(job, bundle_dir, bundle.version)
     # Input specs by their last part only: full paths can name patients or wards.
     record = {"input": [os.path.basename(str(i).rstrip("/")) for i in job.input],
               "model": job.model or "reference", "formats": formats,
@@ -230,7 +233,8 @@ def dry_run(job: LabelOptions, log_level: str, inputs: "InputSet", bundle_dir: s
     would run: the same handler settings (device, batch sizes, model copies) and steps."""
     with quiet(log_level):
         p = beam.Pipeline(options=opts.pipeline_options(argv))
-        build_label_pipeline(p, inputs, job.output, bundle, job_handler(job, bundle_dir),
+        handler = job_handler(job, bundle_dir, bundle.version)
+        build_label_pipeline(p, inputs, job.output, bundle, handler,
                              formats=formats, chunk_s=job.chunk_s,
                              whole_max_s=job.whole_max_s, run_id="dry-run",
                              incremental=job.incremental)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from neurokube.core.paths import is_local
 from neurokube.core.sources import list_recordings
 from neurokube.pipelines import runner_config
 from neurokube.pipelines.exits import (  # noqa: F401 (re-exported)
@@ -106,7 +107,8 @@ def add_io_arguments(parser: argparse.ArgumentParser, required: bool = True) -> 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None,
-                        help="model bundle folder (default: the shipped reference model)")
+                        help="model bundle folder, local or gs:// (default: the shipped "
+                             "reference model)")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -159,17 +161,35 @@ def positive_int(text: str) -> int:
 
 
 def load_bundle(model: str | None) -> tuple[str, "ModelBundle"]:
-    """(folder, bundle read without Keras) of ``--model`` or the reference model, verified.
+    """(location, bundle read without Keras) of ``--model`` or the reference model, verified.
 
-    The files, their digests and ``VERSION`` are checked here, in the launcher; the
-    workers verify the weights' content hash when they load the models.
+    ``--model`` is a local folder or a FileSystems URL (``gs://bucket/models/mine``). The
+    location is what workers load (:func:`~neurokube.models.bundle.bundle_location`: a
+    shipped bundle by name, so each worker finds its own installation's copy). The files,
+    their digests and ``VERSION`` are checked here, in the launcher; the workers verify
+    the weights' content hash, and that they load this version, when they load the models.
     """
-    from neurokube.models.bundle import REFERENCE_BUNDLE, ModelBundle
+    from neurokube.models.bundle import REFERENCE_BUNDLE, ModelBundle, bundle_location
     folder = model or str(REFERENCE_BUNDLE)
     try:
-        return folder, ModelBundle.load(folder, with_models=False)
+        return bundle_location(folder), ModelBundle.load(folder, with_models=False)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"--model {folder}: {exc}") from None
+
+
+def check_workers_reach_model(location: str, argv: Sequence[str]) -> None:
+    """Refuse, before any work, a bundle in a local folder for Dataflow, whose workers
+    cannot read the launcher's disk (a shipped bundle is found in each worker's own
+    installation; a ``gs://`` bundle is read by every worker)."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    from neurokube.models.bundle import PACKAGE_PREFIX
+    runner = PipelineOptions(list(argv)).view_as(StandardOptions).runner or ""
+    if ("dataflow" in str(runner).lower() and is_local(location)
+            and not location.startswith(PACKAGE_PREFIX)):
+        raise UsageError(f"--model {location}: a local folder is out of reach of Dataflow's "
+                         "workers; copy the bundle to Cloud Storage (e.g. gcloud storage "
+                         "cp -r FOLDER gs://BUCKET/models/) and pass --model gs://BUCKET/"
+                         "models/FOLDER")
 
 
 def list_inputs(specs: str | Sequence[str]) -> "InputSet":

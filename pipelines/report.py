@@ -24,6 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from neurokube.core.paths import atomic_write_bytes, atomic_write_text, join  # noqa: E402
+from neurokube.models.bundle import local_bundle_folder  # noqa: E402
 
 REPORT_FOLDER = "report"
 
@@ -109,7 +110,7 @@ def write_report(output_dir: str, rows: list[dict[str, Any]], summary: dict[str,
     """
     folder = join(str(output_dir), REPORT_FOLDER)
     os.makedirs(folder, exist_ok=True)
-    card = os.path.join(str(bundle_dir), "MODEL_CARD.md")
+    card = os.path.join(local_bundle_folder(bundle_dir), "MODEL_CARD.md")
     if os.path.exists(card):
         shutil.copyfile(card, os.path.join(folder, "model_card.md"))
     hours = sum(r["duration_s"] for r in rows) / 3600.0

@@ -131,10 +131,11 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     job = StreamOptions.from_command(args)
     bundle_dir, bundle = opts.load_bundle(job.model or causal_reference_bundle())
     if not bundle.config.causal:
-        raise opts.UsageError(f"--model {bundle_dir}: not a causal model (its windows look "
+        raise opts.UsageError(f"--model {job.model}: not a causal model (its windows look "
                               "into the future); use a causal bundle such as the default")
     _check_watch_and_output(job.watch, job.output)
     argv = opts.beam_argv(args, beam_argv)
+    opts.check_workers_reach_model(bundle_dir, argv)
     if "--streaming" not in argv:
         argv.append("--streaming")
     run_id = prepare_output(job.output, InputSet([]), job.overwrite)

@@ -117,29 +117,29 @@ def test_explicit_flags_override_the_gpu_config_in_the_job():
     assert pool["autoscalingSettings"]["maxNumWorkers"] == 2
 
 
-def test_label_dry_run_from_the_command_line_is_offline(make_edf, tmp_path, random_bundle,
-                                                         capsys):
+def test_label_dry_run_from_the_command_line_is_offline(make_edf, tmp_path, capsys):
     from neurokube.pipelines import cli
     make_edf("a.edf", folder="corpus")
     status = cli.main(["label", "--input", str(tmp_path / "corpus"), "--output",
-                       "gs://no-bucket-needed/labels", "--model", str(random_bundle),
+                       "gs://no-bucket-needed/labels",
                        "--runner_config", "dataflow_gpu", *OFFLINE,
                        f"--sdk_container_image={GPU_IMAGE}"])
     assert status == 0
     assert "dry run: the label job for 1 recordings was built" in capsys.readouterr().out
 
 
-def test_the_dry_run_builds_the_handler_the_command_asks_for(make_edf, tmp_path, random_bundle,
-                                                             monkeypatch):
+def test_the_dry_run_builds_the_handler_the_command_asks_for(make_edf, tmp_path, monkeypatch):
     from neurokube.pipelines import cli, label_job
     built, real = [], label_job.job_handler
     monkeypatch.setattr(label_job, "job_handler",
-                        lambda job, folder: built.append(real(job, folder)) or built[-1])
+                        lambda *args: built.append(real(*args)) or built[-1])
     make_edf("a.edf", folder="corpus")
     status = cli.main(["label", "--input", str(tmp_path / "corpus"), "--output",
-                       "gs://no-bucket-needed/labels", "--model", str(random_bundle),
+                       "gs://no-bucket-needed/labels",
                        "--device", "GPU", "--model_copies", "1", "--p1_batch_windows", "512",
                        "--runner_config", "dataflow_gpu", *OFFLINE,
                        f"--sdk_container_image={GPU_IMAGE}"])
     assert status == 0 and len(built) == 1
     assert (built[0]._device, built[0]._p1_batch) == ("GPU", 512)
+    # The shipped model goes by name: each worker loads its own installation's copy.
+    assert built[0]._bundle_dir == "package:reference"

@@ -158,6 +158,22 @@ def match_remote(pattern: str) -> list[str]:
     return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
 
 
+def download_folder(url: str, dest: str) -> list[str]:
+    """Copy the objects directly under the FileSystems folder ``url`` (not its subfolders)
+    into the local folder ``dest``; returns their names. Raises ``FileNotFoundError`` when
+    there is none."""
+    prefix = join(url, "")
+    names = sorted({path[len(prefix):] for path in match_remote(prefix + "*")
+                    if path.startswith(prefix) and "/" not in path[len(prefix):]})
+    if not names:
+        raise FileNotFoundError(f"no objects under {url}")
+    os.makedirs(dest, exist_ok=True)
+    for name in names:
+        with open(os.path.join(dest, name), "wb") as dst, FileSystems.open(prefix + name) as src:
+            shutil.copyfileobj(src, dst, _COPY_CHUNK_BYTES)
+    return names
+
+
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
     """Read a whole local file or FileSystems object."""
     if is_local(path):
