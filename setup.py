@@ -26,12 +26,14 @@ INSTALL_REQUIRES = [
     "pyyaml==6.0.4",
     "matplotlib==3.11.2",
 ]
+# benchmarks/baseline_gbm.py: the gradient-boosting baseline a detector must beat.
+BENCH_REQUIRES = ["scikit-learn==1.9.1"]
 TEST_REQUIRES = [
     "pytest==9.2.0",
     "mne==1.11.0",
     "epilepsy2bids==0.0.7",
     "gcp-storage-emulator==2026.7.19",
-]
+] + BENCH_REQUIRES
 
 setup(
     name="neurokube",
@@ -69,6 +71,6 @@ setup(
     },
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": TEST_REQUIRES},
+    extras_require={"test": TEST_REQUIRES, "bench": BENCH_REQUIRES},
     entry_points={"console_scripts": ["neurokube = neurokube.pipelines.cli:main"]},
 )

@@ -79,8 +79,11 @@ def local_bundle_folder(location: str | os.PathLike[str]) -> pathlib.Path:
     if paths.is_local(location):
         return pathlib.Path(paths.local_path(location))
     if location not in _DOWNLOADED:
+        import atexit
+        import shutil
         import tempfile
         dest = tempfile.mkdtemp(prefix="neurokube-bundle-")
+        atexit.register(shutil.rmtree, dest, True)
         try:
             paths.download_folder(location, dest)
         except Exception as exc:  # noqa: BLE001 - storage errors come in many types

@@ -231,3 +231,38 @@ def test_the_recorded_train_command_names_no_full_path():
     assert recorded_command(["train", "--corpus", "/data/ward7/Doe_J/edf", "mix/x.list",
                              "--output=/srv/models/new", "--seed", "3"]) == (
         "neurokube train --corpus .../edf mix/x.list --output=.../new --seed 3")
+
+
+def test_the_gradient_boosting_baseline_trains_on_the_bundles_data_and_is_scored(two_runs,
+                                                                                  tmp_path):
+    """benchmarks/baseline_gbm.py: trained on the bundle's own training examples, P3 tuned
+    on its dev corpora, each corpus scored; the same inputs give the same figures."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    corpora, _ = two_runs
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "baseline_gbm.py"
+    boards = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        done = subprocess.run(
+            [sys.executable, str(script), "--bundle", str(corpora / "model_a"),
+             "--examples", str(corpora / "examples_a"), "--output", str(out),
+             "--corpus", f"demo_dev={corpora / 'dev/edf'}"],
+            capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "demo_dev: baseline OVERLAP" in done.stdout
+        boards.append(json.loads((out / "baseline.json").read_text()))
+    board = boards[0]
+    bundle = ModelBundle.load(corpora / "model_a", with_models=False)
+    assert board["bundle_version"] == bundle.version
+    assert board["tuned_on"] == bundle.training["splits"]["dev"]
+    (row,) = board["rows"]
+    dev_examples = read_examples(str(corpora / "examples_a" / "dev00-*.tfrecord"))
+    assert row["recordings"] == len(dev_examples)
+    assert row["seizures"] == sum(len(e.seizures) for e in dev_examples) > 0
+    assert [p["threshold"] for p in row["operating_points"]] == sorted(
+        p["threshold"] for p in row["operating_points"])
+    assert 0.0 <= row["chosen"]["overlap_sensitivity_pct"] <= 100.0
+    assert "bundle" not in row  # this bundle has no card figures for demo_dev
+    assert boards[1]["rows"] == board["rows"] and boards[1]["p3"] == board["p3"]

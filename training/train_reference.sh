@@ -38,8 +38,6 @@ neurokube train --corpus "${train[@]}" --dev "${dev[@]}" --dev_report_only tcp_d
     --output reference --examples reference.examples --card-notes "$notes" \
     --model_config "$here/training/reference_model_config.json" \
     --train_config "$here/training/reference_train_config.json"
-# The causal model was trained before dead electrodes were zeroed; its spec keeps that off
-# (causal_feature_spec.json) until it is retrained and its card measured again.
 neurokube train --corpus "${train[@]}" --dev "${dev[@]}" --dev_report_only tcp_dev/edf \
     --output reference_causal --examples reference_causal.examples --card-notes "$notes" \
     --model_config "$here/training/causal_model_config.json" \
