@@ -37,7 +37,7 @@ from neurokube.models.p3_tuning import tune_p3
 from neurokube.models.training import (
     TrainConfig, read_examples, standardise_examples, window_weights)
 from neurokube.pipelines import options as opts
-from neurokube.pipelines.train_job import _read_split, build_examples_pipeline
+from neurokube.pipelines.train_job import _read_split, build_examples_pipeline, recorded_command
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,12 +92,18 @@ def results_of(classifier, examples, config) -> list[RecordingResult]:
 
 def featurise(corpora: dict[str, str], folder: str, bundle: ModelBundle) -> dict:
     """Examples of each corpus (recordings and the references beside them), written with
-    the train job's pipeline under ``folder`` (reused when present)."""
+    the train job's pipeline under ``folder``; reused by a later run only for the same
+    corpus spec and feature spec (the folder's name hashes both)."""
+    import hashlib
+    import shutil
     import apache_beam as beam
+    spec_json = json.dumps(bundle.feature_spec.to_dict(), sort_keys=True)
     out = {}
-    for index, (name, spec) in enumerate(corpora.items()):
-        sub = os.path.join(folder, name)
+    for name, spec in corpora.items():
+        key = hashlib.sha256(f"{spec}\n{spec_json}".encode()).hexdigest()[:12]
+        sub = os.path.join(folder, f"{name}-{key}")
         if not os.path.isdir(sub):
+            shutil.rmtree(sub + ".tmp", ignore_errors=True)  # left by an interrupted run
             with beam.Pipeline(options=opts.pipeline_options([])) as p:
                 build_examples_pipeline(p, {"corpus": opts.list_inputs([spec])}, sub + ".tmp",
                                         bundle.feature_spec, bundle.config)
@@ -165,10 +171,16 @@ def main(argv=None):
     train_cfg = dataclasses.replace(TrainConfig.from_dict(training["train_config"]),
                                     p3_p2_weights=(0.0,))
     cfg = BaselineConfig()
+    if not all("=" in spec for spec in args.corpus):
+        parser.error("--corpus takes NAME=PATH")
     corpora = dict(spec.split("=", 1) for spec in args.corpus)
     os.makedirs(args.output, exist_ok=True)
 
     train = _read_split(args.examples, "train", splits["train"])
+    recorded = training.get("data", {}).get("train_recordings")
+    if recorded is not None and recorded != len(train):
+        sys.exit(f"--examples {args.examples} holds {len(train)} training recordings, but "
+                 f"bundle {bundle.version} was trained on {recorded}: not its examples")
     standardise_examples(train, bundle.config)
     x, y, weights = training_rows(train, bundle.config, cfg, train_cfg)
     del train
@@ -222,7 +234,8 @@ def main(argv=None):
              "tuned_on": list(splits["dev"]),
              "fa_budget_per_24h": train_cfg.fa_budget_per_24h,
              "background_budget_pct": train_cfg.background_budget_pct,
-             "command": "python benchmarks/baseline_gbm.py " + " ".join(sys.argv[1:]),
+             "command": recorded_command(sys.argv[1:]).replace(
+                 "neurokube", "python benchmarks/baseline_gbm.py", 1),
              "rows": rows}
     with open(os.path.join(args.output, "baseline.json"), "w") as handle:
         json.dump(board, handle, indent=1, sort_keys=True)

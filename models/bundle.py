@@ -24,6 +24,7 @@ import json
 import os
 import pathlib
 import platform
+import threading
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
@@ -45,18 +46,30 @@ REFERENCE_CAUSAL_BUNDLE = pathlib.Path(str(importlib.resources.files(
 # to its own installation, whose path differs from the launcher's on remote workers.
 PACKAGE_PREFIX = "package:"
 SHIPPED_BUNDLES = {"reference": REFERENCE_BUNDLE, "reference_causal": REFERENCE_CAUSAL_BUNDLE}
+# The files a bundle consists of (what is fetched of a remote bundle folder).
+BUNDLE_FILES = ("bundle.json", "VERSION", WEIGHTS_FILE, "p1.keras", "p2.keras",
+                "MODEL_CARD.md")
 _DOWNLOADED: dict[str, pathlib.Path] = {}
+_DOWNLOAD_LOCK = threading.Lock()
+
+
+def _recorded_version(folder: str | os.PathLike[str]) -> str | None:
+    try:
+        return pathlib.Path(folder, "VERSION").read_text().strip()
+    except OSError:
+        return None
 
 
 def bundle_location(folder: str | os.PathLike[str]) -> str:
-    """Where workers find the bundle at ``folder``: ``package:NAME`` for a shipped bundle
-    (local paths that are one of :data:`SHIPPED_BUNDLES`), else ``folder`` as given (a
-    local folder or a FileSystems URL such as ``gs://bucket/models/mine``)."""
+    """Where workers find the bundle at ``folder``: ``package:NAME`` for a local folder
+    that holds a shipped bundle's version (:data:`SHIPPED_BUNDLES`; any copy of it, such
+    as the installed one or a source checkout's), else ``folder`` as given (a local folder
+    or a FileSystems URL such as ``gs://bucket/models/mine``)."""
     folder = str(folder)
     if paths.is_local(folder) and os.path.isdir(paths.local_path(folder)):
-        real = os.path.realpath(paths.local_path(folder))
+        version = _recorded_version(paths.local_path(folder))
         for name, shipped in SHIPPED_BUNDLES.items():
-            if real == os.path.realpath(shipped):
+            if version and version == _recorded_version(shipped):
                 return PACKAGE_PREFIX + name
     return folder
 
@@ -73,24 +86,43 @@ def local_bundle_folder(location: str | os.PathLike[str]) -> pathlib.Path:
     if location.startswith(PACKAGE_PREFIX):
         name = location[len(PACKAGE_PREFIX):]
         if name not in SHIPPED_BUNDLES:
-            raise ValueError(f"{location}: no shipped model bundle of that name "
+            raise ValueError(f"no shipped model bundle of that name "
                              f"(there are {', '.join(sorted(SHIPPED_BUNDLES))})")
         return SHIPPED_BUNDLES[name]
     if paths.is_local(location):
         return pathlib.Path(paths.local_path(location))
-    if location not in _DOWNLOADED:
-        import atexit
-        import shutil
-        import tempfile
-        dest = tempfile.mkdtemp(prefix="neurokube-bundle-")
-        atexit.register(shutil.rmtree, dest, True)
-        try:
-            paths.download_folder(location, dest)
-        except Exception as exc:  # noqa: BLE001 - storage errors come in many types
-            raise ValueError(f"{location}: the model bundle could not be read "
-                             f"({type(exc).__name__}: {exc})") from None
-        _DOWNLOADED[location] = pathlib.Path(dest)
-    return _DOWNLOADED[location]
+    with _DOWNLOAD_LOCK:  # worker threads of one process share one copy
+        if location not in _DOWNLOADED:
+            import atexit
+            import shutil
+            import tempfile
+            dest = tempfile.mkdtemp(prefix="neurokube-bundle-")
+            atexit.register(shutil.rmtree, dest, True)
+            try:
+                if not paths.download_files(location, BUNDLE_FILES, dest):
+                    raise FileNotFoundError("none of the bundle's files is there")
+            except Exception as exc:  # noqa: BLE001 - storage errors come in many types
+                shutil.rmtree(dest, True)
+                raise ValueError(f"no model bundle could be read ({type(exc).__name__}: "
+                                 f"{exc})") from None
+            _DOWNLOADED[location] = pathlib.Path(dest)
+        return _DOWNLOADED[location]
+
+
+def load_expected(location: str, engine: str, expected_version: str | None
+                  ) -> "ModelBundle":
+    """Load the bundle at ``location`` on a worker; raises ``ValueError`` when it is not
+    ``expected_version`` (the version the job was built for), saying why it may differ."""
+    bundle = ModelBundle.load(location, engine=engine)
+    if expected_version and bundle.version != expected_version:
+        if str(location).startswith(PACKAGE_PREFIX):
+            why = (f"this worker's NeuroKube ships {location[len(PACKAGE_PREFIX):]} "
+                   f"{bundle.version} (at {local_bundle_folder(location)}): install the "
+                   "same NeuroKube on the workers as on the machine that launched the job")
+        else:
+            why = f"the bundle at {location} is {bundle.version}: it changed after launch"
+        raise ValueError(f"the job was built for model {expected_version}, but {why}")
+    return bundle
 
 
 def library_versions() -> dict[str, str]:
@@ -217,7 +249,10 @@ class ModelBundle:
         ``engine="numpy"`` loads the weight arrays only (no TensorFlow either).
         """
         location = str(folder)
-        folder = local_bundle_folder(folder)
+        try:
+            folder = local_bundle_folder(folder)
+        except ValueError as exc:
+            raise ValueError(f"{location}: {exc}") from None
         if not folder.is_dir():
             raise ValueError(f"{location} is not a model bundle folder")
         needed = ["bundle.json", "VERSION", WEIGHTS_FILE]

@@ -100,13 +100,10 @@ class DetectorModelHandler(ModelHandler):
             # Full float32 on GPUs: TF32 matmuls moved posteriors by ~1e-3 against the CPU
             # run on an H200 (benchmarks/gpu_check.py); with this they agree to ~1e-5.
             os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")
-        from neurokube.models.bundle import ModelBundle
-        bundle = ModelBundle.load(self._bundle_dir, engine=self._engine)
-        if self._expected_version and bundle.version != self._expected_version:
-            raise ValueError(f"model bundle {self._bundle_dir} is version {bundle.version} on "
-                             f"this worker, but the job was built for "
-                             f"{self._expected_version}: install the same NeuroKube (and "
-                             "bundle) on the workers as on the machine that launched the job")
+        from neurokube.models.bundle import load_expected
+        # A mismatch fails the worker's setup (the job fails or retries): labels from
+        # another model than the one recorded must not be written.
+        bundle = load_expected(self._bundle_dir, self._engine, self._expected_version)
         _LOG.info("loaded model bundle %s from %s (%s engine)", bundle.version,
                   self._bundle_dir, self._engine)
         return bundle.detector(p1_batch_windows=self._p1_batch,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import apache_beam as beam
 
 from neurokube.core.formats import AnnotationError, read_annotation
-from neurokube.core.paths import atomic_write_text, exists, join, output_path
+from neurokube.core.paths import atomic_write_text, exists, is_local, join, local_path, output_path
 from neurokube.core.scoring import ScoringError
 from neurokube.models.evaluation import DEFAULT_THRESHOLDS
 from neurokube.pipelines import options as opts
@@ -52,10 +52,8 @@ def _corpus(text):
 
 
 def bundle_tag(folder: str, bundle: "ModelBundle") -> str:
-    """``NAME-VERSION8``: the bundle folder's (or shipped bundle's) name and its version."""
-    from neurokube.models.bundle import PACKAGE_PREFIX
-    name = str(folder).removeprefix(PACKAGE_PREFIX).rstrip("/")
-    return f"{os.path.basename(os.path.normpath(name))}-{bundle.version[:8]}"
+    """``NAME-VERSION8``: the bundle folder's name (as given) and its version."""
+    return f"{os.path.basename(os.path.normpath(str(folder)))}-{bundle.version[:8]}"
 
 
 def referenced_inputs(corpus_name: str, corpus_spec: str
@@ -80,12 +78,13 @@ def referenced_inputs(corpus_name: str, corpus_spec: str
     return inputs, refs
 
 
-def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str,
+def evaluate_one(given: str, bundle_dir: str, bundle: "ModelBundle", corpus_name: str,
                  corpus: tuple["InputSet", dict[str, str]], corpus_spec: str, out_dir: str,
                  argv: list[str], thresholds: Sequence[float],
                  overwrite: bool) -> dict[str, Any]:
     """Label one corpus (recordings and references, from :func:`referenced_inputs`) with
-    one bundle and compute its figures (a leaderboard row)."""
+    one bundle (``given`` as the user named it, ``bundle_dir`` its location for the
+    workers) and compute its figures (a leaderboard row)."""
     from neurokube.models.evaluation import (
         RecordingResult, corpus_metrics, decision_delays, operating_points)
     from neurokube.models.handler import DetectorModelHandler
@@ -113,7 +112,7 @@ def evaluate_one(bundle_dir: str, bundle: "ModelBundle", corpus_name: str,
     # A causal detector's events are emitted as their start is decided: its delay.
     metrics["decision_delay_s"] = (decision_delays(results, bundle.p3, step_s)
                                    if bundle.config.causal else None)
-    return {"bundle": str(bundle_dir), "version": bundle.version, "corpus": corpus_name,
+    return {"bundle": str(given), "version": bundle.version, "corpus": corpus_name,
             "corpus_path": corpus_spec, "recordings": len(results),
             "dead_letters": summary.get("dead_letters", 0),
             "hours": round(sum(r.duration_s for r in results) / 3600.0, 4),
@@ -199,22 +198,27 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
         raise opts.UsageError(f"--thresholds {job.thresholds!r}: not numbers") from None
     if not thresholds or not all(0.0 < t < 1.0 for t in thresholds):
         raise opts.UsageError("--thresholds must lie strictly between 0 and 1")
-    bundles = [opts.load_bundle(m) for m in (job.model or [None])]
-    if job.card and len(bundles) != 1:
+    from neurokube.models.bundle import REFERENCE_BUNDLE
+    given = [m or str(REFERENCE_BUNDLE) for m in (job.model or [None])]
+    if job.card and len(given) != 1:
         raise opts.UsageError("--card records the results of exactly one --model")
+    if job.card and not is_local(given[0]):
+        raise opts.UsageError(f"--card writes into the bundle's folder: give a local "
+                              f"--model, not {given[0]}")
+    bundles = [opts.load_bundle(m) for m in given]
     argv = opts.beam_argv(args, beam_argv)
     for folder, _ in bundles:
         opts.check_workers_reach_model(folder, argv)
     referenced = {name: referenced_inputs(name, spec) for name, spec in corpora}
     rows = []
     with quiet(args.log_level):
-        for folder, bundle in bundles:
+        for user_name, (folder, bundle) in zip(given, bundles):
             for name, spec in corpora:
-                out = join(job.output, bundle_tag(folder, bundle), name)
-                rows.append(evaluate_one(folder, bundle, name, referenced[name], spec, out,
-                                         argv, thresholds, job.overwrite))
+                out = join(job.output, bundle_tag(user_name, bundle), name)
+                rows.append(evaluate_one(user_name, folder, bundle, name, referenced[name],
+                                         spec, out, argv, thresholds, job.overwrite))
                 row = rows[-1]
-                print(f"{bundle_tag(folder, bundle)} on {name}: OVERLAP "
+                print(f"{bundle_tag(user_name, bundle)} on {name}: OVERLAP "
                       f"{row['overlap']['sensitivity_pct']:.2f} % at "
                       f"{row['overlap']['fa_per_24h']:.2f} FA/24h, background flagged "
                       f"{row['background_flagged_pct']:.3f} %")
@@ -226,6 +230,6 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
     atomic_write_text(join(job.output, LEADERBOARD_MD), markdown)
     if job.card:
         from neurokube.models.bundle import record_evaluation
-        record_evaluation(bundles[0][0], markdown, board)
+        record_evaluation(local_path(given[0]), markdown, board)
     print(f"leaderboard: {join(job.output, LEADERBOARD_MD)}")
     return 0

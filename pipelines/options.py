@@ -174,7 +174,7 @@ def load_bundle(model: str | None) -> tuple[str, "ModelBundle"]:
     try:
         return bundle_location(folder), ModelBundle.load(folder, with_models=False)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"--model {folder}: {exc}") from None
+        raise UsageError(f"--model {folder}: {str(exc).removeprefix(folder + ': ')}") from None
 
 
 def check_workers_reach_model(location: str, argv: Sequence[str]) -> None:

@@ -45,15 +45,16 @@ def stream_records(output_dir: str, run_id: str) -> str:
 
 def build_stream_pipeline(p: beam.Pipeline, watch: str, output_dir: str, bundle_dir: str,
                           poll_s: float, settle_s: float, until_idle_s: float | None,
-                          engine: str = "numpy",
-                          run_id: str = "run") -> beam.pvalue.DoOutputsTuple:
+                          engine: str = "numpy", run_id: str = "run",
+                          expected_version: str | None = None
+                          ) -> beam.pvalue.DoOutputsTuple:
     """Wire the stream job into ``p`` (a pipeline with streaming options).
 
     Returns ``{MAIN: (name, duration_s, events) per finished recording, DEAD_LETTER: ...}``.
     """
     observations = p | "Watch" >> WatchRecordings(watch, poll_s, settle_s, until_idle_s)
     return observations | "LabelGrowing" >> LabelGrowingRecordings(
-        bundle_dir, output_dir, stream_records(output_dir, run_id), engine)
+        bundle_dir, output_dir, stream_records(output_dir, run_id), engine, expected_version)
 
 
 def write_run_summary(output_dir: str, run_id: str, extra: dict[str, Any]) -> None:
@@ -146,7 +147,8 @@ def run(args: argparse.Namespace, beam_argv: list[str]) -> int:
             try:
                 with beam.Pipeline(options=opts.pipeline_options(argv)) as p:
                     build_stream_pipeline(p, job.watch, job.output, bundle_dir, job.poll_s,
-                                          job.settle_s, job.until_idle_s, job.engine, run_id)
+                                          job.settle_s, job.until_idle_s, job.engine, run_id,
+                                          bundle.version)
             except KeyboardInterrupt:  # the usual way to end a job that runs until cancelled
                 stopped = True
     except KeyboardInterrupt:  # pressed again while the workers wound down

@@ -233,6 +233,7 @@ def test_the_recorded_train_command_names_no_full_path():
         "neurokube train --corpus .../edf mix/x.list --output=.../new --seed 3")
 
 
+@pytest.mark.slow
 def test_the_gradient_boosting_baseline_trains_on_the_bundles_data_and_is_scored(two_runs,
                                                                                   tmp_path):
     """benchmarks/baseline_gbm.py: trained on the bundle's own training examples, P3 tuned
@@ -240,6 +241,7 @@ def test_the_gradient_boosting_baseline_trains_on_the_bundles_data_and_is_scored
     import subprocess
     import sys
     from pathlib import Path
+    pytest.importorskip("sklearn", reason="the baseline needs scikit-learn (the test extra)")
     corpora, _ = two_runs
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "baseline_gbm.py"
     boards = []

@@ -177,13 +177,13 @@ def _now_iso():
 class _LabelGrowingFn(beam.DoFn):
     STREAM = ReadModifyWriteStateSpec("stream", PickleCoder())
 
-    def __init__(self, model_dir, output_dir, records_dir, engine):
+    def __init__(self, model_dir, output_dir, records_dir, engine, expected_version):
         self._model_dir, self._output_dir, self._engine = model_dir, output_dir, engine
-        self._records_dir = records_dir
+        self._records_dir, self._expected_version = records_dir, expected_version
 
     def setup(self):
-        from neurokube.models.bundle import ModelBundle
-        bundle = ModelBundle.load(self._model_dir, engine=self._engine)
+        from neurokube.models.bundle import load_expected
+        bundle = load_expected(self._model_dir, self._engine, self._expected_version)
         self._bundle, self._detector = bundle, bundle.detector()
         self._labelled = counter("stream_seconds_labelled")
         self._dead = counter("dead_letters_stream")
@@ -259,12 +259,15 @@ class LabelGrowingRecordings(beam.PTransform):
     recording, DEAD_LETTER: dead letters}``; writes the event files as it goes, and a
     record per finished recording (``<name>.finished.json``) or dead letter
     (``<name>.dead_letter.json``) under ``records_dir`` (see the module doc).
-    ``model_dir`` holds a causal bundle; ``engine``: ``numpy`` or ``keras``."""
+    ``model_dir`` is a causal bundle's location (:func:`~neurokube.models.bundle.
+    bundle_location`); ``engine``: ``numpy`` or ``keras``; ``expected_version``: the
+    version the job was built for (a worker that loads another fails)."""
 
     def __init__(self, model_dir: str, output_dir: str, records_dir: str,
-                 engine: str = "numpy") -> None:
+                 engine: str = "numpy", expected_version: str | None = None) -> None:
         super().__init__()
-        self._fn = _LabelGrowingFn(str(model_dir), str(output_dir), str(records_dir), engine)
+        self._fn = _LabelGrowingFn(str(model_dir), str(output_dir), str(records_dir), engine,
+                                   expected_version)
 
     def expand(self, observations):
         return observations | "Label" >> beam.ParDo(self._fn).with_outputs(

@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -158,20 +158,18 @@ def match_remote(pattern: str) -> list[str]:
     return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
 
 
-def download_folder(url: str, dest: str) -> list[str]:
-    """Copy the objects directly under the FileSystems folder ``url`` (not its subfolders)
-    into the local folder ``dest``; returns their names. Raises ``FileNotFoundError`` when
-    there is none."""
-    prefix = join(url, "")
-    names = sorted({path[len(prefix):] for path in match_remote(prefix + "*")
-                    if path.startswith(prefix) and "/" not in path[len(prefix):]})
-    if not names:
-        raise FileNotFoundError(f"no objects under {url}")
+def download_files(url: str, names: Sequence[str], dest: str) -> list[str]:
+    """Copy those of the objects ``url``/NAME (``names``) that exist into the local folder
+    ``dest``; returns the names copied."""
     os.makedirs(dest, exist_ok=True)
+    copied = []
     for name in names:
-        with open(os.path.join(dest, name), "wb") as dst, FileSystems.open(prefix + name) as src:
-            shutil.copyfileobj(src, dst, _COPY_CHUNK_BYTES)
-    return names
+        source = join(url, name)
+        if FileSystems.exists(source):
+            with open(os.path.join(dest, name), "wb") as dst, FileSystems.open(source) as src:
+                shutil.copyfileobj(src, dst, _COPY_CHUNK_BYTES)
+            copied.append(name)
+    return copied
 
 
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
