@@ -30,7 +30,6 @@ import time
 import numpy as np
 
 from neurokube.models.bundle import ModelBundle
-from neurokube.models.config import P3Params
 from neurokube.models.evaluation import (
     DEFAULT_THRESHOLDS, RecordingResult, corpus_metrics, operating_points)
 from neurokube.models.p3_tuning import tune_p3
@@ -193,7 +192,7 @@ def main(argv=None):
           f"{time.time() - started:.0f} s", flush=True)
     del x, y, weights
 
-    dev = [ex for ex in _read_split(args.examples, "dev", splits["dev"])]
+    dev = _read_split(args.examples, "dev", splits["dev"])
     standardise_examples(dev, bundle.config)
     tuning = results_of(classifier, dev, bundle.config)
     p3, _ = tune_p3(tuning, bundle.config.step_s, train_cfg,
@@ -230,7 +229,7 @@ def main(argv=None):
               f"{m['overlap']['fa_per_24h']:.2f} FA/24h, background flagged "
               f"{m['background_flagged_pct']:.3f} %", flush=True)
     board = {"bundle_version": bundle.version, "baseline_config": dataclasses.asdict(cfg),
-             "scikit_learn": sklearn_version, "p3": P3Params.to_dict(p3),
+             "scikit_learn": sklearn_version, "p3": p3.to_dict(),
              "tuned_on": list(splits["dev"]),
              "fa_budget_per_24h": train_cfg.fa_budget_per_24h,
              "background_budget_pct": train_cfg.background_budget_pct,
